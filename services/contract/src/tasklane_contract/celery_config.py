@@ -1,0 +1,77 @@
+"""The one Celery configuration every tasklane process uses (API, worker, beat).
+
+Reliability first: a task is acknowledged only after it ran (every starter task is idempotent),
+a worker that dies gives its tasks back, and no worker hoards messages another could run.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from celery import Celery
+from kombu import Exchange, Queue
+
+from tasklane_contract.catalog import CATALOG
+from tasklane_contract.queues import ALL_QUEUES, DEFAULT
+from tasklane_contract.settings import Settings
+
+
+def task_queues(names: tuple[str, ...] = ALL_QUEUES) -> list[Queue]:
+    # Exchange and routing key named after the queue: a message's routing key is its queue.
+    return [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in names]
+
+
+def task_routes() -> dict[str, dict[str, str]]:
+    return {spec.name: {"queue": spec.queue, "routing_key": spec.queue} for spec in CATALOG.values()}
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    return {
+        "broker_url": settings.broker_url,
+        "result_backend": settings.broker_url,
+        # JSON only: a pickled message could run code on the worker.
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "event_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        # At-least-once: ack after the task ran; a killed worker's tasks go back to the queue.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        # Take a message only when a process is free, so idle workers get the backlog.
+        "worker_prefetch_multiplier": 1,
+        "worker_disable_prefetch": True,
+        # A reserved message comes back after this long unacknowledged (a lost worker).
+        "broker_transport_options": {"visibility_timeout": settings.visibility_timeout_s},
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": None,  # keep reconnecting through a Redis restart
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "result_expires": timedelta(seconds=settings.result_expires_s),
+        "result_extended": True,  # the stored result names its task
+        "task_track_started": True,
+        # celery-exporter needs sent events from producers and task events from workers.
+        "task_send_sent_event": True,
+        "worker_send_task_events": True,
+        # Warm shutdown: a stopping worker finishes running tasks within the pod's grace period.
+        "worker_soft_shutdown_timeout": settings.shutdown_timeout_s,
+        "worker_enable_soft_shutdown_on_idle": True,
+        "task_queues": task_queues(),
+        "task_default_queue": DEFAULT,
+        "task_default_exchange": DEFAULT,
+        "task_default_routing_key": DEFAULT,
+        "task_create_missing_queues": False,
+        "task_routes": task_routes(),
+        "redis_socket_connect_timeout": 5,
+        "redis_socket_timeout": 30,
+        "redis_retry_on_timeout": True,
+        "redis_backend_health_check_interval": 30,
+        "worker_hijack_root_logger": False,
+        "worker_redirect_stdouts": False,
+    }
+
+
+def create_celery_app(settings: Settings, main: str = "tasklane") -> Celery:
+    app = Celery(main, set_as_current=False)
+    app.conf.update(celery_config(settings))
+    return app

@@ -1,0 +1,120 @@
+"""The settings every tasklane process reads, from `TASKLANE_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+
+# An entry of TASKLANE_BEAT_SCHEDULE: seconds between runs, a five-field crontab string,
+# or null to switch the entry off.
+ScheduleOverride = float | str | None
+
+
+class Settings(BaseSettings):
+    """Built once per process at startup (never at import time) and passed down."""
+
+    model_config = SettingsConfigDict(env_prefix="TASKLANE_", extra="ignore", frozen=True)
+
+    environment: Literal["development", "production"] = Field(
+        "development", description="`production` refuses the unsafe development defaults."
+    )
+    redis_url: str = Field(DEFAULT_REDIS_URL, description="Broker and result store.")
+    redis_password: SecretStr | None = Field(
+        None,
+        description="Password put into the Redis URL, so the URL itself can be non-secret "
+        "(Kubernetes passes this one from a Secret).",
+    )
+    api_host: str = Field("127.0.0.1", description="Address the API listens on.")
+    api_port: int = Field(8000, ge=1, le=65535, description="Port the API listens on.")
+    worker_concurrency: int = Field(4, ge=1, le=256, description="Task processes per worker.")
+    worker_queues: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Queues a worker consumes, comma separated; empty means every queue."
+    )
+    visibility_timeout_s: int = Field(
+        3600,
+        ge=1,
+        description="Seconds before a reserved but unacknowledged task is handed to another "
+        "worker; keep it above the longest task's hard time limit.",
+    )
+    result_expires_s: int = Field(
+        86400, ge=60, description="Seconds results and submission records are kept."
+    )
+    max_body_bytes: int = Field(
+        65536, ge=64, description="Largest request body the API accepts (413 above)."
+    )
+    retry_after_s: int = Field(
+        5, ge=1, description="`Retry-After` the API sends with 503 while Redis is unreachable."
+    )
+    redis_timeout_s: float = Field(
+        2.0, gt=0, description="Socket timeout for the API's Redis calls, so an outage is a 503."
+    )
+    shutdown_timeout_s: float = Field(
+        25.0,
+        ge=0,
+        description="Seconds a worker told to stop keeps running its tasks before giving "
+        "them back; keep it below the pod's termination grace period.",
+    )
+    beat_schedule: dict[str, ScheduleOverride] = Field(
+        default_factory=dict,
+        description='JSON overriding schedule entries: {"entry": seconds | "cron" | null}.',
+    )
+    worker_heartbeat_file: Path | None = Field(
+        None,
+        description="File a worker touches while its consumer loop is alive; the liveness "
+        "probe (`python -m tasklane_worker.liveness`) checks its age.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("worker_queues", mode="before")
+    @classmethod
+    def _split_queues(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(q.strip() for q in value.split(",") if q.strip())
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production_defaults(self) -> Settings:
+        if self.environment == "production":
+            if self.redis_url == DEFAULT_REDIS_URL:
+                raise ValueError("TASKLANE_REDIS_URL must be set explicitly in production")
+            if urlsplit(self.broker_url).password is None:
+                raise ValueError(
+                    "Redis needs a password in production: set TASKLANE_REDIS_PASSWORD "
+                    "or put it in TASKLANE_REDIS_URL"
+                )
+        return self
+
+    @property
+    def broker_url(self) -> str:
+        """The Redis URL with `redis_password` filled in: never log this, log `redis_display`."""
+        if self.redis_password is None:
+            return self.redis_url
+        parts = urlsplit(self.redis_url)
+        user = quote(parts.username or "", safe="")
+        secret = quote(self.redis_password.get_secret_value(), safe="")
+        host = parts.hostname or ""
+        netloc = f"{user}:{secret}@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+
+    @property
+    def redis_display(self) -> str:
+        """The Redis URL safe to print: any password replaced by `***`."""
+        parts = urlsplit(self.broker_url)
+        if parts.password is None:
+            return self.redis_url
+        host = parts.hostname or ""
+        netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))

@@ -1,0 +1,1 @@
+"""tasklane devstack."""
