@@ -1,1 +1,1 @@
-"""tasklane devstack."""
+"""`make run`: the whole tasklane stack as local processes, no Docker needed."""

@@ -1,1 +1,1 @@
-"""tasklane worker."""
+"""tasklane's Celery worker: implementations of every task in the contract."""

@@ -1,7 +1,11 @@
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tasklane_contract import queues
 from tasklane_contract.spec import TaskOptions, TaskSpec
+
+MAX_SIMULATED_S = 540.0  # below the task's soft time limit
 
 
 class GenerateReportArgs(BaseModel):
@@ -11,6 +15,12 @@ class GenerateReportArgs(BaseModel):
     seconds_per_row: float = Field(
         0.001, ge=0, le=1, description="Simulated cost of one row, to make the work long."
     )
+
+    @model_validator(mode="after")
+    def _fits_time_limit(self) -> Self:
+        if self.rows * self.seconds_per_row > MAX_SIMULATED_S:
+            raise ValueError(f"rows * seconds_per_row must stay within {MAX_SIMULATED_S:.0f}s")
+        return self
 
 
 class GenerateReportResult(BaseModel):

@@ -1,0 +1,33 @@
+"""`python -m tasklane_api`: serve the API with uvicorn, one process."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import uvicorn
+
+from tasklane_api.app import create_app
+from tasklane_contract.settings import Settings
+
+
+def main() -> int:
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("tasklane_api").info("API using Redis at %s", settings.redis_display)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level=settings.log_level.lower(),
+        access_log=settings.log_level == "DEBUG",
+        # Let in-flight requests finish on SIGTERM, within the pod's grace period.
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

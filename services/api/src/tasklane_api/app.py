@@ -1,0 +1,75 @@
+"""Building the FastAPI app: clients and settings are made once, in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from kombu.exceptions import OperationalError as BrokerError
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from tasklane_api.metrics import ApiMetrics, RequestMetricsMiddleware
+from tasklane_api.publisher import CeleryPublisher
+from tasklane_api.routes import catalog, health, queues, tasks
+from tasklane_api.task_store import TaskStore
+from tasklane_contract.celery_config import create_celery_app
+from tasklane_contract.settings import Settings
+
+BROKER_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, BrokerError, ConnectionError)
+
+
+def create_redis(settings: Settings) -> aioredis.Redis:
+    return aioredis.Redis.from_url(
+        settings.broker_url,
+        socket_timeout=settings.redis_timeout_s,
+        socket_connect_timeout=settings.redis_timeout_s,
+        # One quick retry covers a dropped pooled connection; an outage becomes a 503 fast.
+        retry=Retry(NoBackoff(), 1),
+        health_check_interval=30,
+    )
+
+
+def create_app(settings: Settings) -> FastAPI:
+    metrics = ApiMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        client = create_redis(settings)
+        celery_app = create_celery_app(settings, main="tasklane_api")
+        app.state.settings = settings
+        app.state.redis = client
+        app.state.store = TaskStore(client, ttl_s=settings.result_expires_s)
+        app.state.publisher = CeleryPublisher(celery_app)
+        app.state.metrics = metrics
+        try:
+            yield
+        finally:
+            await client.aclose()
+            celery_app.close()
+
+    app = FastAPI(
+        title="tasklane",
+        version="0.1.0",
+        summary="Submit background tasks by name, follow them, read their results.",
+        lifespan=lifespan,
+    )
+    for module in (tasks, catalog, queues, health):
+        app.include_router(module.router)
+
+    async def broker_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(
+            {"detail": f"Redis is unreachable ({type(exc).__name__}); retry later"},
+            status_code=503,
+            headers={"Retry-After": str(settings.retry_after_s)},
+        )
+
+    for error in BROKER_UNAVAILABLE:
+        app.add_exception_handler(error, broker_unavailable)
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
+    return app

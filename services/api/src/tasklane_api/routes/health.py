@@ -1,0 +1,32 @@
+"""Probes and metrics: /healthz (process alive), /readyz (Redis reachable), /metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.exceptions import RedisError
+
+from tasklane_api.dependencies import MetricsDep, RedisDep, SettingsDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "Redis is unreachable."}})
+async def readyz(redis: RedisDep, settings: SettingsDep, response: Response) -> dict[str, str]:
+    try:
+        await redis.ping()
+    except (RedisError, OSError) as exc:
+        response.status_code = 503
+        response.headers["Retry-After"] = str(settings.retry_after_s)
+        return {"status": "unavailable", "reason": f"redis: {type(exc).__name__}"}
+    return {"status": "ok"}
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(api_metrics: MetricsDep) -> Response:
+    return Response(generate_latest(api_metrics.registry), media_type=CONTENT_TYPE_LATEST)

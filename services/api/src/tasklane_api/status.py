@@ -1,0 +1,56 @@
+"""Turning what Redis holds about a task (our submission record, Celery's result meta) into
+the status a client reads. Pure: tests call it with plain dicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tasklane_api.schemas import TaskError, TaskStatus
+from tasklane_contract.records import PROGRESS_STATE, Submission
+
+FINISHED_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
+ERROR_STATES = frozenset({"FAILURE", "RETRY", "REVOKED"})
+
+
+def error_from(result: Any) -> TaskError | None:
+    """Celery stores an exception as {"exc_type", "exc_message", "exc_module"}."""
+    if not isinstance(result, dict) or "exc_type" not in result:
+        return None
+    message = result.get("exc_message", "")
+    if isinstance(message, list | tuple):
+        message = " ".join(str(part) for part in message)
+    return TaskError(type=str(result["exc_type"]), message=str(message))
+
+
+def task_status(submission: Submission, meta: dict[str, Any] | None) -> TaskStatus:
+    if meta is None:  # accepted, not yet started by any worker
+        return TaskStatus(
+            id=submission.id,
+            name=submission.name,
+            queue=submission.queue,
+            status="PENDING",
+            submitted_at=submission.submitted_at,
+        )
+    state = str(meta.get("status", "PENDING"))
+    raw = meta.get("result")
+    progress: float | None = None
+    progress_message: str | None = None
+    result: Any = None
+    if state == PROGRESS_STATE and isinstance(raw, dict):
+        progress = float(raw.get("progress", 0.0))
+        progress_message = raw.get("message")
+    elif state == "SUCCESS":
+        result, progress = raw, 100.0
+    return TaskStatus(
+        id=submission.id,
+        name=submission.name,
+        queue=submission.queue,
+        status=state,
+        result=result,
+        error=error_from(raw) if state in ERROR_STATES else None,
+        progress=progress,
+        progress_message=progress_message,
+        retries=int(meta.get("retries") or 0),
+        submitted_at=submission.submitted_at,
+        finished_at=meta.get("date_done") if state in FINISHED_STATES else None,
+    )

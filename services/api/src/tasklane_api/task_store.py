@@ -1,0 +1,76 @@
+"""What the API keeps in Redis about submissions: the record that makes unknown ids 404,
+idempotency keys, revoke markers, and Celery's result meta read back for status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+from tasklane_contract.records import (
+    SUBMITTED_INDEX_KEY,
+    Submission,
+    idempotency_key,
+    result_key,
+    revoked_key,
+    submission_key,
+)
+
+
+class IdempotencyConflict(Exception):
+    """The key was used before with different arguments."""
+
+
+class TaskStore:
+    def __init__(self, client: aioredis.Redis, ttl_s: int) -> None:
+        self.client = client
+        self.ttl_s = ttl_s
+
+    async def claim_idempotency_key(
+        self, name: str, key: str, fingerprint: str, task_id: str
+    ) -> str | None:
+        """Bind `key` to `task_id`; if it was bound before, return that task's id instead."""
+        redis_key = idempotency_key(name, key)
+        claim = orjson.dumps({"id": task_id, "fingerprint": fingerprint})
+        if await self.client.set(redis_key, claim, nx=True, ex=self.ttl_s):
+            return None
+        existing = await self.client.get(redis_key)
+        if existing is None:  # expired between the two calls: take it over
+            await self.client.set(redis_key, claim, ex=self.ttl_s)
+            return None
+        first = orjson.loads(existing)
+        if first["fingerprint"] != fingerprint:
+            raise IdempotencyConflict(
+                f"Idempotency-Key {key!r} was already used with different arguments"
+            )
+        return str(first["id"])
+
+    async def release_idempotency_key(self, name: str, key: str) -> None:
+        await self.client.delete(idempotency_key(name, key))
+
+    async def record(self, submission: Submission) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(submission_key(submission.id), submission.model_dump_json(), ex=self.ttl_s)
+        pipe.zadd(SUBMITTED_INDEX_KEY, {submission.id: submission.submitted_at})
+        await pipe.execute()
+
+    async def forget(self, submission: Submission) -> None:
+        """Undo `record` for a submission that could not be published."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.delete(submission_key(submission.id))
+        pipe.zrem(SUBMITTED_INDEX_KEY, submission.id)
+        await pipe.execute()
+
+    async def load(self, task_id: str) -> tuple[Submission | None, dict[str, Any] | None]:
+        """The submission record and Celery's result meta, in one round trip."""
+        record, meta = await self.client.mget(submission_key(task_id), result_key(task_id))
+        submission = Submission.model_validate_json(record) if record is not None else None
+        return submission, orjson.loads(meta) if meta is not None else None
+
+    async def recent_ids(self, limit: int) -> list[str]:
+        ids = await self.client.zrevrange(SUBMITTED_INDEX_KEY, 0, limit - 1)
+        return [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
+
+    async def mark_revoked(self, task_id: str) -> None:
+        await self.client.set(revoked_key(task_id), b"1", ex=self.ttl_s)

@@ -1,0 +1,83 @@
+"""`python -m tasklane_devstack` (what `make run` runs): Redis unless TASKLANE_REDIS_URL is
+set, then the API, one worker and beat; Ctrl-C or SIGTERM stops them all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from pydantic import ValidationError
+
+from tasklane_contract.settings import Settings
+from tasklane_devstack.ports import free_port, port_is_free
+from tasklane_devstack.redis_server import RedisServer
+from tasklane_devstack.supervisor import Supervisor
+
+DEFAULT_REDIS_PORT = 6379
+DATA_DIR = Path(".tasklane/redis")
+
+
+class Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise Stop(signal.Signals(signum).name)
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"invalid TASKLANE_ settings:\n{exc}", file=sys.stderr)
+        return 2
+    redis_server = None
+    supervisor: Supervisor | None = None
+    try:
+        if "TASKLANE_REDIS_URL" not in os.environ:
+            port = DEFAULT_REDIS_PORT if port_is_free(DEFAULT_REDIS_PORT) else free_port()
+            # AOF in a folder of the checkout: queued tasks survive a restart of `make run`.
+            redis_server = RedisServer(port, DATA_DIR, appendonly=True).start()
+            os.environ["TASKLANE_REDIS_URL"] = redis_server.url
+            settings = Settings()
+            print(f"embedded Redis ({redis_server.binary.name}) on {redis_server.url}", flush=True)
+        supervisor = Supervisor(os.environ)
+        supervisor.start("api", "tasklane_api")
+        supervisor.start("worker", "tasklane_worker")
+        supervisor.start("beat", "tasklane_beat")
+        base = f"http://{settings.api_host}:{settings.api_port}"
+        print(
+            f"\ntasklane is starting:\n"
+            f"  API       {base}/v1/task-types\n"
+            f"  API docs  {base}/docs\n"
+            f"  metrics   {base}/metrics\n"
+            f"  Redis     {settings.redis_display}\n"
+            f"try: curl -s -X POST {base}/v1/tasks/text.process "
+            f"-H 'Content-Type: application/json' -d '{{\"data\": \"hello\"}}'\n"
+            f"Ctrl-C stops everything.\n",
+            flush=True,
+        )
+        while (exited := supervisor.first_exited()) is None:
+            time.sleep(0.5)
+        print(f"{exited.name} exited with {exited.process.returncode}; stopping", flush=True)
+        return 1
+    except Stop as stop:
+        print(f"\n{stop}: stopping tasklane", flush=True)
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if supervisor is not None:
+            supervisor.stop_all()
+        if redis_server is not None:
+            redis_server.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

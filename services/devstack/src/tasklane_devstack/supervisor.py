@@ -1,0 +1,51 @@
+"""Starting the stack's processes and stopping every one of them, whatever happens."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+
+
+class Supervisor:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = dict(env)
+        self.children: list[Child] = []
+
+    def start(self, name: str, module: str, *args: str) -> Child:
+        process = subprocess.Popen(
+            [sys.executable, "-m", module, *args],
+            env=self.env,
+            # Own process group: the terminal's Ctrl-C reaches only us, and we stop the
+            # children in order instead of all at once.
+            start_new_session=True,
+        )
+        child = Child(name, process)
+        self.children.append(child)
+        return child
+
+    def first_exited(self) -> Child | None:
+        return next((c for c in self.children if c.process.poll() is not None), None)
+
+    def stop_all(self, timeout_s: float = 30.0) -> None:
+        """SIGTERM each child's group (workers finish running tasks), then SIGKILL stragglers."""
+        for child in reversed(self.children):
+            if child.process.poll() is None:
+                os.killpg(child.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for child in self.children:
+            try:
+                child.process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(child.process.pid, signal.SIGKILL)
+                child.process.wait()

@@ -1,0 +1,104 @@
+"""Running one contract task inside Celery: the checks every task gets, around the plain
+implementation. Celery-facing code stays here so implementations stay plain functions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from celery import Celery, Task
+from celery.exceptions import Ignore
+from pydantic import BaseModel, ValidationError
+
+from tasklane_contract.errors import InvalidTaskArguments
+from tasklane_contract.records import PROGRESS_STATE, revoked_key
+from tasklane_contract.settings import Settings
+from tasklane_contract.spec import TaskSpec
+from tasklane_worker.context import TaskContext
+from tasklane_worker.errors import RetriesExhausted, TransientError
+from tasklane_worker.registry import Implementation
+from tasklane_worker.retry import retry_delay_s
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """`field: message; field: message`, the form a person reading a failed task wants."""
+    parts = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(p) for p in item["loc"]) or "arguments"
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def parse_arguments(spec: TaskSpec, args: Sequence[Any], kwargs: Mapping[str, Any]) -> BaseModel:
+    """Validate a message's arguments against the contract, whoever produced it."""
+    if args:
+        raise InvalidTaskArguments(
+            f"invalid arguments for {spec.name}: tasklane tasks take keyword arguments only, "
+            f"got {len(args)} positional"
+        )
+    try:
+        return spec.args_model.model_validate(dict(kwargs))
+    except ValidationError as exc:
+        raise InvalidTaskArguments(
+            f"invalid arguments for {spec.name}: {describe_validation_error(exc)}"
+        ) from None
+
+
+def run_task(
+    task: Task,
+    spec: TaskSpec,
+    implementation: Implementation,
+    settings: Settings,
+    args: Any,
+    kwargs: Any,
+) -> Any:
+    request = task.request
+    # A DELETE may have come before any worker that could hear the revoke broadcast was up.
+    if task.backend.client.exists(revoked_key(request.id)):
+        task.backend.mark_as_revoked(request.id, "revoked before it started", request=request)
+        raise Ignore()
+
+    arguments = parse_arguments(spec, args, kwargs)
+
+    def store_progress(percent: float, message: str | None) -> None:
+        task.update_state(state=PROGRESS_STATE, meta={"progress": percent, "message": message})
+
+    context = TaskContext(
+        task_id=request.id,
+        attempt=request.retries,
+        store_progress=store_progress,
+        redis=task.backend.client,
+        settings=settings,
+    )
+    try:
+        result = implementation(arguments, context)
+    except TransientError as exc:
+        attempts = request.retries + 1
+        if request.retries >= spec.options.max_retries:
+            raise RetriesExhausted(f"{spec.name} failed after {attempts} attempts: {exc}") from exc
+        raise task.retry(exc=exc, countdown=retry_delay_s(spec.options, request.retries)) from exc
+    if not isinstance(result, spec.result_model):
+        raise TypeError(f"{spec.name} returned {type(result).__name__}, not {spec.result_model.__name__}")
+    return result.model_dump(mode="json")
+
+
+def register_task(
+    app: Celery, spec: TaskSpec, implementation: Implementation, settings: Settings
+) -> Task:
+    options = spec.options
+
+    @app.task(  # type: ignore[untyped-decorator]
+        name=spec.name,
+        bind=True,
+        typing=False,  # arguments are checked against the contract instead
+        acks_late=spec.idempotent,
+        soft_time_limit=options.soft_time_limit_s,
+        time_limit=options.time_limit_s,
+        max_retries=options.max_retries,
+    )
+    def contract_task(task: Task, *args: Any, **kwargs: Any) -> Any:
+        return run_task(task, spec, implementation, settings, args, kwargs)
+
+    return contract_task
+
+
