@@ -1,0 +1,62 @@
+"""`make bench-autoscale`: every trace against every policy, as a table, plus whether tasklane
+met its goal: p95 wait at most halfway from KEDA's to the floor's (or at most 1 s), for no more
+replica-seconds than KEDA.
+
+    python -m tasklane_autoscaler.bench services/autoscaler/traces/*.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tasklane_autoscaler.simulate import simulate
+from tasklane_autoscaler.sim.trace import Trace
+
+POLICY_ORDER = ("tasklane", "keda", "floor")
+COLUMNS = (
+    ("trace", "{:<18}"),
+    ("policy", "{:<9}"),
+    ("tasks", "{:>6}"),
+    ("completed", "{:>9}"),
+    ("wait_p50_s", "{:>10.2f}"),
+    ("wait_p95_s", "{:>10.2f}"),
+    ("wait_max_s", "{:>10.1f}"),
+    ("replica_seconds", "{:>15.0f}"),
+    ("max_replicas", "{:>12}"),
+    ("scale_events", "{:>12}"),
+)
+
+
+def goal_met(rows: dict[str, dict[str, Any]]) -> bool:
+    tasklane, keda, floor = (rows[p] for p in POLICY_ORDER)
+    halfway = (keda["wait_p95_s"] + floor["wait_p95_s"]) / 2
+    fast_enough = tasklane["wait_p95_s"] <= max(halfway, 1.0)
+    return bool(fast_enough and tasklane["replica_seconds"] <= keda["replica_seconds"])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tasklane_autoscaler.bench")
+    parser.add_argument("traces", nargs="+", type=Path)
+    args = parser.parse_args(argv)
+    header = " ".join(f"{name:>{len(fmt.format(*[0]) if 's' not in fmt else name)}}"
+                      for name, fmt in COLUMNS)
+    print(header)
+    all_met = True
+    for path in args.traces:
+        trace = Trace.load(path)
+        rows = {policy: simulate(trace, policy) for policy in POLICY_ORDER}
+        for policy in POLICY_ORDER:
+            print(" ".join(fmt.format(rows[policy][name]) for name, fmt in COLUMNS))
+        met = goal_met(rows)
+        all_met = all_met and met
+        print(f"{'':18} goal {'met' if met else 'NOT met'}: tasklane p95 <= max(1 s, "
+              f"(keda + floor) / 2) and replica_seconds <= keda's")
+    return 0 if all_met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

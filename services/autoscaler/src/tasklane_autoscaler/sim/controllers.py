@@ -1,0 +1,56 @@
+"""tasklane's policy as a simulated controller, and the registry of simulated policies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tasklane_autoscaler.policy import Observation, Sample, ScalingSpec, decide
+from tasklane_autoscaler.sim.engine import ClusterView, Controller, RemovalOrder
+from tasklane_autoscaler.sim.keda import FloorController, KedaController
+from tasklane_autoscaler.sim.trace import Trace
+
+DEFAULT_POLL_INTERVAL_S = 5.0
+
+
+@dataclass
+class TasklaneController:
+    """The operator's loop: read the backlog every poll interval, decide, set replicas."""
+
+    spec: ScalingSpec
+    poll_interval_s: float = DEFAULT_POLL_INTERVAL_S
+    name: str = "tasklane"
+    removal_order: RemovalOrder = RemovalOrder.IDLE_FIRST  # pod-deletion-cost from running tasks
+    history: tuple[Sample, ...] = field(default=())
+
+    @classmethod
+    def for_trace(cls, trace: Trace) -> TasklaneController:
+        spec = ScalingSpec(
+            concurrency=trace.concurrency,
+            min_replicas=trace.min_replicas,
+            max_replicas=trace.max_replicas,
+            startup_s=trace.startup_s,
+        )
+        return cls(spec=spec)
+
+    def initial_replicas(self, trace: Trace) -> int:
+        return trace.min_replicas
+
+    def first_tick(self) -> float | None:
+        return 0.0
+
+    def tick(self, view: ClusterView) -> tuple[int | None, float]:
+        observation = Observation(
+            time=view.time, waiting=view.waiting, reserved=view.running, replicas=view.replicas
+        )
+        decision = decide(observation, self.spec, self.history)
+        self.history = decision.history
+        target = decision.desired if decision.desired != view.replicas else None
+        return target, view.time + self.poll_interval_s
+
+
+POLICIES: dict[str, Callable[[Trace], Controller]] = {
+    "tasklane": TasklaneController.for_trace,
+    "keda": lambda trace: KedaController(trace=trace),
+    "floor": lambda trace: FloorController(),
+}
