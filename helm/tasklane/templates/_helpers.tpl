@@ -1,0 +1,185 @@
+{{/*
+Names, labels, images and the pieces of pod spec every component shares.
+*/}}
+
+{{- define "tasklane.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Prefix of every resource name; kept short enough for a pool name after it. */}}
+{{- define "tasklane.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 30 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 30 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 30 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "tasklane.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "tasklane.apiName" -}}{{ include "tasklane.fullname" . }}-api{{- end }}
+{{- define "tasklane.beatName" -}}{{ include "tasklane.fullname" . }}-beat{{- end }}
+{{- define "tasklane.redisName" -}}{{ include "tasklane.fullname" . }}-redis{{- end }}
+{{- define "tasklane.exporterName" -}}{{ include "tasklane.fullname" . }}-exporter{{- end }}
+{{- define "tasklane.configName" -}}{{ include "tasklane.fullname" . }}-config{{- end }}
+{{- define "tasklane.serviceAccountName" -}}{{ include "tasklane.fullname" . }}{{- end }}
+
+{{/* The Deployment name of a pool: (dict "root" $ "pool" $pool) */}}
+{{- define "tasklane.workerName" -}}
+{{- printf "%s-worker-%s" (include "tasklane.fullname" .root) .pool.name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels that select a component's pods: (dict "root" $ "component" "api") */}}
+{{- define "tasklane.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "tasklane.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* Every label of a component's objects: (dict "root" $ "component" "api") */}}
+{{- define "tasklane.labels" -}}
+{{ include "tasklane.selectorLabels" . }}
+app.kubernetes.io/part-of: tasklane
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+helm.sh/chart: {{ include "tasklane.chart" .root }}
+{{- end }}
+
+{{/* Pods carrying this label may reach Redis when network policies are on. */}}
+{{- define "tasklane.redisClientLabel" -}}
+tasklane.io/redis-client: "true"
+{{- end }}
+
+{{/* A tasklane image: (dict "root" $ "image" .Values.api.image) */}}
+{{- define "tasklane.image" -}}
+{{- $tag := .image.tag | default .root.Values.image.tag | default .root.Chart.AppVersion | toString }}
+{{- if .root.Values.image.registry }}
+{{- printf "%s/%s:%s" (trimSuffix "/" .root.Values.image.registry) .image.repository $tag }}
+{{- else }}
+{{- printf "%s:%s" .image.repository $tag }}
+{{- end }}
+{{- end }}
+
+{{/* A third-party image with its own registry: redis, celery-exporter. */}}
+{{- define "tasklane.externalImage" -}}
+{{- if .registry }}
+{{- printf "%s/%s:%s" (trimSuffix "/" .registry) .repository (toString .tag) }}
+{{- else }}
+{{- printf "%s:%s" .repository (toString .tag) }}
+{{- end }}
+{{- end }}
+
+{{- define "tasklane.imagePullSecrets" -}}
+{{- with .Values.image.pullSecrets -}}
+imagePullSecrets:
+{{- range . }}
+  - name: {{ . }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Where the Redis password lives: a dict with "name" and "key". */}}
+{{- define "tasklane.redisSecret" -}}
+{{- if .Values.redis.enabled }}
+{{- if .Values.redis.auth.existingSecret }}
+{{- dict "name" .Values.redis.auth.existingSecret "key" .Values.redis.auth.existingSecretKey | toJson }}
+{{- else }}
+{{- dict "name" (include "tasklane.redisName" .) "key" "password" | toJson }}
+{{- end }}
+{{- else }}
+{{- dict "name" .Values.externalRedis.existingSecret "key" .Values.externalRedis.existingSecretKey | toJson }}
+{{- end }}
+{{- end }}
+
+{{/* The Redis URL with no password in it; the services insert TASKLANE_REDIS_PASSWORD. */}}
+{{- define "tasklane.redisUrl" -}}
+{{- if .Values.redis.enabled }}
+{{- printf "redis://%s:6379/0" (include "tasklane.redisName" .) }}
+{{- else }}
+{{- .Values.externalRedis.url }}
+{{- end }}
+{{- end }}
+
+{{/* The env var every Redis client gets: the password, only ever by reference. */}}
+{{- define "tasklane.redisPasswordEnv" -}}
+{{- $secret := include "tasklane.redisSecret" . | fromJson -}}
+- name: TASKLANE_REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret.name }}
+      key: {{ $secret.key }}
+{{- end }}
+
+{{/* Pod annotations that roll the pods when the shared config or the generated secret changes. */}}
+{{- define "tasklane.checksumAnnotations" -}}
+checksum/config: {{ include (print .Template.BasePath "/tasklane-configmap.yaml") . | sha256sum }}
+{{- if and .Values.redis.enabled (not .Values.redis.auth.existingSecret) }}
+checksum/redis-secret: {{ include (print .Template.BasePath "/redis/redis-secret.yaml") . | sha256sum }}
+{{- end }}
+{{- end }}
+
+{{- define "tasklane.podSecurityContext" -}}
+{{ toYaml .Values.podSecurityContext }}
+{{- end }}
+
+{{- define "tasklane.containerSecurityContext" -}}
+{{ toYaml .Values.containerSecurityContext }}
+{{- end }}
+
+{{/* /tmp is the only writable path in a tasklane container (the root filesystem is read-only). */}}
+{{- define "tasklane.tmpVolume" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: 64Mi
+{{- end }}
+
+{{- define "tasklane.tmpVolumeMount" -}}
+- name: tmp
+  mountPath: /tmp
+{{- end }}
+
+{{/* Scheduling keys shared by every pod spec: pass the component's values. */}}
+{{- define "tasklane.scheduling" -}}
+{{- with .nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* The queues tasklane routes to (tasklane_contract.queues.ALL_QUEUES). */}}
+{{- define "tasklane.knownQueues" -}}
+{{- list "default" "email" "reports" "maintenance" | toJson }}
+{{- end }}
+
+{{/*
+A worker pool with workerDefaults filled in: (dict "root" $ "pool" $pool) -> JSON.
+mergeOverwrite skips zero and null values, so keys that may legitimately be 0 or null are
+copied from the pool explicitly.
+*/}}
+{{- define "tasklane.workerPool" -}}
+{{- $pool := mergeOverwrite (deepCopy .root.Values.workerDefaults) (deepCopy .pool) }}
+{{- range $key := list "replicas" "shutdownTimeoutSeconds" }}
+{{- if hasKey $.pool $key }}
+{{- $_ := set $pool $key (get $.pool $key) }}
+{{- end }}
+{{- end }}
+{{- if kindIs "invalid" $pool.shutdownTimeoutSeconds }}
+{{- $_ := set $pool "shutdownTimeoutSeconds" (sub (int $pool.terminationGracePeriodSeconds) 10) }}
+{{- end }}
+{{- toJson $pool }}
+{{- end }}
