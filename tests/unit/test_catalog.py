@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from tasklane_contract.catalog import CATALOG
+from tasklane_contract.queues import ALL_QUEUES
+from tasklane_contract.spec import TaskOptions
+from tasklane_contract.tasks.demo import SleepArgs
+from tasklane_contract.tasks.report import GenerateReportArgs
+
+
+def test_every_spec_is_complete() -> None:
+    for name, spec in CATALOG.items():
+        assert spec.name == name
+        assert spec.queue in ALL_QUEUES
+        assert spec.description
+        entry = spec.catalog_entry()
+        assert entry["args_schema"]["type"] == "object"
+        assert entry["options"]["time_limit_s"] > entry["options"]["soft_time_limit_s"]
+
+
+def test_argument_models_refuse_unknown_fields() -> None:
+    for spec in CATALOG.values():
+        assert spec.args_model.model_config.get("extra") == "forbid", spec.name
+
+
+def test_bounds() -> None:
+    with pytest.raises(ValidationError):
+        SleepArgs(seconds=1000)
+    with pytest.raises(ValidationError, match="within 540s"):
+        GenerateReportArgs(rows=10_000, seconds_per_row=0.1)
+    assert GenerateReportArgs(rows=100).seconds_per_row == 0.001
+
+
+def test_options_refuse_inverted_time_limits() -> None:
+    with pytest.raises(ValueError, match="soft_time_limit_s"):
+        TaskOptions(soft_time_limit_s=10, time_limit_s=5)

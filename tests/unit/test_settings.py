@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from tasklane_contract.settings import Settings
+
+
+def test_reads_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TASKLANE_REDIS_URL", "redis://cache:6380/2")
+    monkeypatch.setenv("TASKLANE_API_PORT", "9000")
+    monkeypatch.setenv("TASKLANE_WORKER_QUEUES", "default, email")
+    monkeypatch.setenv("TASKLANE_BEAT_SCHEDULE", '{"cleanup-submitted-index": "*/5 * * * *"}')
+    settings = Settings()
+    assert settings.redis_url == "redis://cache:6380/2"
+    assert settings.api_port == 9000
+    assert settings.worker_queues == ("default", "email")
+    assert settings.beat_schedule == {"cleanup-submitted-index": "*/5 * * * *"}
+
+
+def test_rejects_bad_values_with_the_field_named() -> None:
+    with pytest.raises(ValidationError, match="redis_url"):
+        Settings(redis_url="http://nope")
+    with pytest.raises(ValidationError, match="api_port"):
+        Settings(api_port=0)
+
+
+def test_production_refuses_the_development_defaults() -> None:
+    with pytest.raises(ValidationError, match="must be set explicitly"):
+        Settings(environment="production")
+    with pytest.raises(ValidationError, match="needs a password"):
+        Settings(environment="production", redis_url="redis://redis:6379/0")
+    ok = Settings(environment="production", redis_url="redis://redis:6379/0", redis_password="s3cret")
+    assert ok.broker_url == "redis://:s3cret@redis:6379/0"
+
+
+def test_password_is_quoted_into_the_url_and_never_displayed() -> None:
+    settings = Settings(redis_url="redis://redis:6379/1", redis_password="p@ss/w:rd")
+    assert settings.broker_url == "redis://:p%40ss%2Fw%3Ard@redis:6379/1"
+    assert "p@ss" not in settings.redis_display
+    assert settings.redis_display == "redis://:***@redis:6379/1"
+    assert "p@ss" not in repr(settings)
+    inline = Settings(redis_url="redis://user:hunter2@redis:6379/0")
+    assert inline.redis_display == "redis://user:***@redis:6379/0"
