@@ -1,17 +1,21 @@
 """tasklane's scaling policy: how many worker replicas a queue backlog needs. Pure: no I/O,
-no clock; the caller passes the observation, the spec and the history it kept.
+no clock; the caller passes each observation with the state the previous decision returned.
 
-Demand is what needs a worker slot now: tasks waiting in the queue's lists plus tasks workers
-have reserved. Up is fast: the replicas that demand needs, plus its growth over one replica
-startup, are asked for at once. Down is careful: to the highest need seen in the stabilisation
-window, never below the replicas the reserved tasks occupy, and never to zero while any task is
-reserved or waiting (a worker must be there to finish or pick it up).
+Demand is what needs a worker slot: tasks reserved by workers plus the waiting tasks the
+replicas already there will not reach before a new replica could start. Up is fast: the
+replicas that demand needs, plus its growth over one replica startup, at once. Down is careful:
+to the highest need seen in the stabilisation window, never below the replicas the reserved
+tasks occupy, never to zero while anything is reserved or waiting, and only to zero after a
+longer idle spell (a cold start makes the next task wait a whole startup). The window adapts:
+when capacity had to come back soon after it was let go, the window doubles (work that recurs,
+such as periodic batches, finds its replicas still there); when that stops happening, it halves
+back towards the configured one.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 
@@ -20,6 +24,7 @@ class Reason(str, Enum):
     SCALE_DOWN = "idle"  # fewer replicas cover the highest demand of the window
     STABILIZING = "stabilizing"  # demand fell, but not for the whole window yet
     RUNNING_TASKS = "running-tasks"  # lower would leave reserved tasks without their replica
+    IDLE_BEFORE_ZERO = "idle-before-zero"  # zero only after a longer idle spell
     STEADY = "steady"  # the replicas there are match demand
     BOUNDS = "bounds"  # minReplicas/maxReplicas moved the answer
 
@@ -32,7 +37,9 @@ class ScalingSpec:
     tasks_per_replica: int | None = None  # demand one replica is sized for; default concurrency
     target_wait_s: float = 0.0  # how long a backlog may wait before replicas are added for it
     scale_down_stabilization_s: float = 60.0
+    max_stabilization_s: float = 300.0  # how far the adaptive window may grow
     startup_s: float = 30.0  # expected time from asking for a replica to it taking tasks
+    idle_before_zero_s: float | None = None  # default: the window, and at least two startups
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -41,10 +48,18 @@ class ScalingSpec:
             raise ValueError("need 0 <= min_replicas <= max_replicas")
         if self.tasks_per_replica is not None and self.tasks_per_replica < 1:
             raise ValueError("tasks_per_replica must be at least 1")
+        if self.scale_down_stabilization_s < 0 or self.startup_s < 0:
+            raise ValueError("windows and startup must not be negative")
 
     @property
     def replica_demand(self) -> int:
         return self.tasks_per_replica or self.concurrency
+
+    @property
+    def zero_after_s(self) -> float:
+        if self.idle_before_zero_s is not None:
+            return self.idle_before_zero_s
+        return max(self.scale_down_stabilization_s, 2 * self.startup_s)
 
 
 @dataclass(frozen=True)
@@ -53,14 +68,26 @@ class Observation:
     waiting: int  # in the queue's lists (every priority)
     reserved: int  # taken by workers, not yet acknowledged
     replicas: int  # replicas asked for now (the Deployment's spec.replicas)
+    ready: int | None = None  # of those, taking tasks (None: assume all)
+    running_mean_age_s: float | None = None  # mean time the reserved tasks have been running
 
 
 @dataclass(frozen=True)
 class Sample:
     time: float
-    demand: int
+    demand: int  # reserved + waiting
     wanted: int  # replicas this sample asked for before stabilisation
-    backlog_since: float | None  # when the queue last went from empty to non-empty
+    running_age_s: float | None
+
+
+@dataclass(frozen=True)
+class PolicyState:
+    samples: tuple[Sample, ...] = ()
+    window_s: float | None = None  # the adaptive scale-down window; None: the spec's
+    backlog_since: float | None = None  # when the queue last went from empty to non-empty
+    busy_until: float | None = None  # last time anything was reserved or waiting
+    last_scale_down: tuple[float, int, int] | None = None  # (time, from replicas, to replicas)
+    last_regret: float | None = None
 
 
 @dataclass(frozen=True)
@@ -68,7 +95,8 @@ class Decision:
     desired: int
     reason: Reason
     demand: int
-    history: tuple[Sample, ...]  # pass it back with the next observation
+    window_s: float
+    state: PolicyState = field(repr=False)  # pass it back with the next observation
 
 
 def running_floor(reserved: int, waiting: int, concurrency: int) -> int:
@@ -79,9 +107,9 @@ def running_floor(reserved: int, waiting: int, concurrency: int) -> int:
     return floor
 
 
-def demand_growth_per_s(history: tuple[Sample, ...], now: float, demand: int, span: float) -> float:
+def demand_growth_per_s(samples: tuple[Sample, ...], now: float, demand: int, span: float) -> float:
     """Least-squares slope of demand over the last `span` seconds (0 with too few samples)."""
-    points = [(s.time, float(s.demand)) for s in history if s.time > now - span]
+    points = [(s.time, float(s.demand)) for s in samples if s.time > now - span]
     points.append((now, float(demand)))
     if len(points) < 3:
         return 0.0
@@ -93,20 +121,66 @@ def demand_growth_per_s(history: tuple[Sample, ...], now: float, demand: int, sp
     return sum((t - mean_t) * (d - mean_d) for t, d in points) / spread
 
 
-def decide(obs: Observation, spec: ScalingSpec, history: tuple[Sample, ...] = ()) -> Decision:
+def task_seconds_estimate(samples: tuple[Sample, ...], now: float, span: float) -> float | None:
+    """Mean task duration, from the mean age of running tasks. A task seen running is on
+    average half way through (longer tasks are seen more often, which errs towards long),
+    so twice the mean age."""
+    ages = [s.running_age_s for s in samples if s.time > now - span and s.running_age_s]
+    if not ages:
+        return None
+    return 2 * sum(ages) / len(ages)
+
+
+def unreached_backlog(obs: Observation, spec: ScalingSpec, task_seconds: float | None) -> float:
+    """Waiting tasks the replicas already ready will not start within one startup: only those
+    are worth new replicas, which would arrive no sooner."""
+    if task_seconds is None or task_seconds <= 0:
+        return float(obs.waiting)
+    ready = obs.replicas if obs.ready is None else obs.ready
+    reached = ready * spec.concurrency * spec.startup_s / task_seconds
+    return max(0.0, obs.waiting - reached)
+
+
+def regretted(state: PolicyState, now: float, wanted: int, window: float, startup_s: float) -> bool:
+    """Did a large scale-down have to be undone soon after? Small steps back and forth are
+    the noise of a steady load and teach nothing."""
+    if state.last_scale_down is None:
+        return False
+    at, before, after = state.last_scale_down
+    large = before - after >= max(2, before / 2)
+    return large and wanted >= before and now - at < 2 * max(window, startup_s)
+
+
+def adapted_window(state: PolicyState, spec: ScalingSpec, now: float, wanted: int) -> float:
+    window = state.window_s if state.window_s is not None else spec.scale_down_stabilization_s
+    base = spec.scale_down_stabilization_s
+    regret = regretted(state, now, wanted, window, spec.startup_s)
+    if regret:
+        return min(max(2 * window, spec.startup_s), max(spec.max_stabilization_s, base))
+    calm_since = state.last_regret if state.last_regret is not None else 0.0
+    if window > base and now - calm_since > 4 * window:
+        return max(base, window / 2)
+    return window
+
+
+def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None) -> Decision:
+    state = state or PolicyState()
     demand = obs.waiting + obs.reserved
-    previous = history[-1] if history else None
     if obs.waiting == 0:
         backlog_since = None
-    elif previous is not None and previous.backlog_since is not None:
-        backlog_since = previous.backlog_since
     else:
-        backlog_since = obs.time
+        backlog_since = state.backlog_since if state.backlog_since is not None else obs.time
+    busy_until = obs.time if demand > 0 else state.busy_until
 
+    span = max(2 * spec.startup_s, 30.0)
+    task_seconds = task_seconds_estimate(state.samples, obs.time, span)
+    needing_slots = obs.reserved + unreached_backlog(obs, spec, task_seconds)
     # Size for demand one startup from now: a replica asked for now only helps then.
-    growth = demand_growth_per_s(history, obs.time, demand, span=2 * spec.startup_s)
-    projected = demand + max(0.0, growth) * spec.startup_s
+    growth = demand_growth_per_s(state.samples, obs.time, demand, span=2 * spec.startup_s)
+    projected = needing_slots + max(0.0, growth) * spec.startup_s
     wanted = math.ceil(projected / spec.replica_demand)
+    if obs.waiting > 0 and wanted <= math.ceil(obs.reserved / spec.concurrency) < obs.waiting:
+        wanted = max(wanted, 1)
     patient = (
         spec.target_wait_s > 0
         and backlog_since is not None
@@ -115,31 +189,44 @@ def decide(obs: Observation, spec: ScalingSpec, history: tuple[Sample, ...] = ()
     if patient:
         # The backlog is younger than the wait the user accepts: size for what runs, not for it.
         wanted = math.ceil(obs.reserved / spec.replica_demand)
+    wanted = max(spec.min_replicas, min(spec.max_replicas, wanted))
 
-    window_start = obs.time - spec.scale_down_stabilization_s
-    window_peak = max([s.wanted for s in history if s.time > window_start] + [wanted])
+    window = adapted_window(state, spec, obs.time, wanted if wanted > obs.replicas else 0)
+    regretted = window > (state.window_s or spec.scale_down_stabilization_s)
+    window_peak = max([s.wanted for s in state.samples if s.time > obs.time - window] + [wanted])
     floor = running_floor(obs.reserved, obs.waiting, spec.concurrency)
 
     if wanted > obs.replicas:
         desired, reason = wanted, Reason.SCALE_UP
     elif window_peak < obs.replicas:
         desired, reason = window_peak, Reason.SCALE_DOWN
-        if floor > desired:
-            desired, reason = min(floor, obs.replicas), Reason.RUNNING_TASKS
     elif wanted < obs.replicas:
         desired, reason = obs.replicas, Reason.STABILIZING
     else:
         desired, reason = obs.replicas, Reason.STEADY
 
+    if desired < obs.replicas and desired < floor:
+        desired, reason = min(floor, obs.replicas), Reason.RUNNING_TASKS
+    idle_for = obs.time - busy_until if busy_until is not None else math.inf
+    if desired == 0 < obs.replicas and idle_for < spec.zero_after_s:
+        desired, reason = 1, Reason.IDLE_BEFORE_ZERO
     bounded = max(spec.min_replicas, min(spec.max_replicas, desired))
     if bounded != desired:
         desired, reason = bounded, Reason.BOUNDS if bounded != obs.replicas else Reason.STEADY
-    if desired < obs.replicas and desired < floor:
-        desired, reason = min(floor, obs.replicas), Reason.RUNNING_TASKS
+    if desired == obs.replicas and reason in (Reason.SCALE_UP, Reason.SCALE_DOWN):
+        reason = Reason.STEADY
 
-    keep_after = obs.time - max(spec.scale_down_stabilization_s, 2 * spec.startup_s)
-    sample = Sample(obs.time, demand, wanted, backlog_since)
-    kept = tuple(s for s in history if s.time > keep_after) + (sample,)
-    return Decision(desired=desired, reason=reason, demand=demand, history=kept)
-
-
+    keep_after = obs.time - max(spec.max_stabilization_s, window, span)
+    sample = Sample(obs.time, demand, wanted, obs.running_mean_age_s if obs.reserved else None)
+    new_state = replace(
+        state,
+        samples=tuple(s for s in state.samples if s.time > keep_after) + (sample,),
+        window_s=window,
+        backlog_since=backlog_since,
+        busy_until=busy_until,
+        last_scale_down=(
+            (obs.time, obs.replicas, desired) if desired < obs.replicas else state.last_scale_down
+        ),
+        last_regret=obs.time if regretted else state.last_regret,
+    )
+    return Decision(desired=desired, reason=reason, demand=demand, window_s=window, state=new_state)

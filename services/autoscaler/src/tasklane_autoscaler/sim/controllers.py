@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tasklane_autoscaler.policy import Observation, Sample, ScalingSpec, decide
+from tasklane_autoscaler.policy import Observation, PolicyState, ScalingSpec, decide
 from tasklane_autoscaler.sim.engine import ClusterView, Controller, RemovalOrder
 from tasklane_autoscaler.sim.keda import FloorController, KedaController
 from tasklane_autoscaler.sim.trace import Trace
@@ -21,7 +21,7 @@ class TasklaneController:
     poll_interval_s: float = DEFAULT_POLL_INTERVAL_S
     name: str = "tasklane"
     removal_order: RemovalOrder = RemovalOrder.IDLE_FIRST  # pod-deletion-cost from running tasks
-    history: tuple[Sample, ...] = field(default=())
+    state: PolicyState = field(default_factory=PolicyState)
 
     @classmethod
     def for_trace(cls, trace: Trace) -> TasklaneController:
@@ -41,10 +41,15 @@ class TasklaneController:
 
     def tick(self, view: ClusterView) -> tuple[int | None, float]:
         observation = Observation(
-            time=view.time, waiting=view.waiting, reserved=view.running, replicas=view.replicas
+            time=view.time,
+            waiting=view.waiting,
+            reserved=view.running,
+            replicas=view.replicas,
+            ready=view.ready,
+            running_mean_age_s=view.running_mean_age_s,
         )
-        decision = decide(observation, self.spec, self.history)
-        self.history = decision.history
+        decision = decide(observation, self.spec, self.state)
+        self.state = decision.state
         target = decision.desired if decision.desired != view.replicas else None
         return target, view.time + self.poll_interval_s
 

@@ -37,6 +37,7 @@ class ClusterView:
     waiting: int  # every waiting task, whatever list it sits in
     waiting_base_list: int  # what `LLEN <queue>` returns: no priority lists, nothing reserved
     running: int  # reserved by a worker (prefetch is off, so reserved means running)
+    running_mean_age_s: float  # how long the running tasks have run, on average
     replicas: int  # requested and not being removed: the Deployment's spec.replicas
     ready: int  # of those, taking tasks
 
@@ -89,6 +90,7 @@ class Simulation:
         self.controller = controller
         self.tasks = generate_tasks(trace)
         self.starts: list[float | None] = [None] * len(self.tasks)
+        self.placement: list[int] = [-1] * len(self.tasks)  # replica each started task runs on
         self.queue: deque[int] = deque()
         self.replicas: list[Replica] = []
         self.free_slots: list[tuple[float, int, int]] = []  # (free since, seq, replica id)
@@ -96,6 +98,7 @@ class Simulation:
         self.seq = 0
         self.completed = 0
         self.running = 0
+        self.running_start_sum = 0.0  # sum of the running tasks' start times, for their mean age
         self.scale_events = 0
         self.max_replicas = 0
         self.timeline: list[tuple[float, int]] = []
@@ -134,7 +137,9 @@ class Simulation:
             self.starts[index] = now
             replica.running += 1
             self.running += 1
-            self._push(now + self.tasks[index].duration_s, _COMPLETE, replica.id)
+            self.running_start_sum += now
+            self._push(now + self.tasks[index].duration_s, _COMPLETE, index)
+            self.placement[index] = replica.id
 
     # --- scaling -----------------------------------------------------------------------
     def _removal_candidates(self, now: float) -> Iterator[Replica]:
@@ -177,6 +182,9 @@ class Simulation:
             waiting=waiting,
             waiting_base_list=waiting,  # the traces carry no priorities: all in the base list
             running=self.running,
+            running_mean_age_s=(
+                now - self.running_start_sum / self.running if self.running else 0.0
+            ),
             replicas=len(active),
             ready=sum(1 for r in active if r.ready_s <= now),
         )
@@ -199,9 +207,14 @@ class Simulation:
             if kind == _ARRIVE:
                 self.queue.append(payload)
             elif kind == _COMPLETE:
-                replica = self.replicas[payload]
+                replica = self.replicas[self.placement[payload]]
                 replica.running -= 1
                 self.running -= 1
+                started = self.starts[payload]
+                assert started is not None
+                self.running_start_sum -= started
+                if self.running == 0:
+                    self.running_start_sum = 0.0  # no rounding drift carried into the next burst
                 self.completed += 1
                 if replica.active:
                     self._free_slot(now, replica)
