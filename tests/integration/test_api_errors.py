@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -56,7 +57,7 @@ def test_body_over_the_limit_is_413(client: httpx.Client) -> None:
 
 
 def test_chunked_body_over_the_limit_is_413(client: httpx.Client) -> None:
-    def chunks():  # no Content-Length: the API has to count
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the API has to count
         yield b'{"data": "'
         for _ in range(10):
             yield b"x" * 1000
@@ -97,4 +98,7 @@ def test_probes_and_metrics(client: httpx.Client) -> None:
     client.post("/v1/tasks/no.such.task", json={})
     metrics = client.get("/metrics").text
     assert 'tasklane_api_tasks_rejected_total{reason="unknown_task",task="unknown"}' in metrics
-    assert 'tasklane_api_requests_total{method="POST",route="/v1/tasks/{name}",status="404"}' in metrics
+    assert (
+        'tasklane_api_requests_total{method="POST",route="/v1/tasks/{name}",status="404"}'
+        in metrics
+    )

@@ -20,7 +20,10 @@ def test_same_key_returns_the_first_submission(client: httpx.Client) -> None:
 
 def test_same_key_with_other_arguments_is_409(client: httpx.Client) -> None:
     headers = {"Idempotency-Key": str(uuid.uuid4())}
-    assert client.post("/v1/tasks/text.process", json={"data": "a"}, headers=headers).status_code == 202
+    assert (
+        client.post("/v1/tasks/text.process", json={"data": "a"}, headers=headers).status_code
+        == 202
+    )
     conflict = client.post("/v1/tasks/text.process", json={"data": "b"}, headers=headers)
     assert conflict.status_code == 409
     assert "different arguments" in conflict.json()["detail"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-
 from tasklane_devstack.ports import free_port
 from tasklane_devstack.redis_server import RedisServer
+
 from tests.support.polling import eventually, wait_for_status
 from tests.support.processes import start_api, start_worker
 
@@ -34,10 +34,14 @@ def test_503_while_redis_is_down_then_recovery(fresh_redis: RedisServer, tmp_pat
 
             fresh_redis.start()
             after = eventually(
-                lambda: r
-                if (r := http.post("/v1/tasks/text.process", json={"data": "after"})).status_code
-                == 202
-                else None,
+                lambda: (
+                    r
+                    if (
+                        r := http.post("/v1/tasks/text.process", json={"data": "after"})
+                    ).status_code
+                    == 202
+                    else None
+                ),
                 timeout_s=20,
                 every_s=0.5,
             )

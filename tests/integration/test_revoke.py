@@ -3,9 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-
 from tasklane_devstack.ports import free_port
 from tasklane_devstack.redis_server import RedisServer
+
 from tests.support.polling import wait_for_status
 from tests.support.processes import start_api, start_worker
 
@@ -16,7 +16,10 @@ def test_revoking_a_running_task_stops_it(client: httpx.Client) -> None:
     response = client.delete(f"/v1/tasks/{task_id}")
     assert response.status_code == 202
     assert response.json()["status"] == "REVOKED"
-    assert wait_for_status(client, task_id, {"REVOKED", "SUCCESS"}, timeout_s=15)["status"] == "REVOKED"
+    assert (
+        wait_for_status(client, task_id, {"REVOKED", "SUCCESS"}, timeout_s=15)["status"]
+        == "REVOKED"
+    )
 
 
 def test_finished_task_cannot_be_revoked(client: httpx.Client) -> None:
@@ -25,7 +28,9 @@ def test_finished_task_cannot_be_revoked(client: httpx.Client) -> None:
     assert client.delete(f"/v1/tasks/{task_id}").status_code == 409
 
 
-def test_revoke_before_any_worker_is_up_is_honoured(fresh_redis: RedisServer, tmp_path: Path) -> None:
+def test_revoke_before_any_worker_is_up_is_honoured(
+    fresh_redis: RedisServer, tmp_path: Path
+) -> None:
     """The revoke broadcast reaches only live workers; the marker in Redis reaches the rest."""
     env = {"TASKLANE_REDIS_URL": fresh_redis.url}
     port = free_port()

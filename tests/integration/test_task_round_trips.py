@@ -64,7 +64,7 @@ def test_progress_is_visible_while_the_report_runs(client: httpx.Client) -> None
         ),
         timeout_s=10,
     )
-    assert later["progress_message"].endswith(f"/60 rows")
+    assert later["progress_message"].endswith("/60 rows")
     done = wait_for_status(client, task_id, {"SUCCESS", "FAILURE"})
     assert done["status"] == "SUCCESS"
     assert done["progress"] == 100.0

@@ -33,7 +33,9 @@ class ServiceProcess:
         deadline = time.monotonic() + timeout_s
         while not ready():
             if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.log()}")
+                raise RuntimeError(
+                    f"{self.name} exited with {self.process.returncode}:\n{self.log()}"
+                )
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{self.name} not ready after {timeout_s}s:\n{self.log()}")
             time.sleep(0.1)
@@ -59,9 +61,7 @@ class ServiceProcess:
 
 
 def start_api(env: Mapping[str, str], log_dir: Path, port: int) -> ServiceProcess:
-    api = ServiceProcess(
-        "api", "tasklane_api", {**env, "TASKLANE_API_PORT": str(port)}, log_dir
-    )
+    api = ServiceProcess("api", "tasklane_api", {**env, "TASKLANE_API_PORT": str(port)}, log_dir)
 
     def healthy() -> bool:
         try:

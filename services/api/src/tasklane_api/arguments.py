@@ -7,7 +7,6 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
-
 from tasklane_contract.spec import TaskSpec
 
 
@@ -38,7 +37,9 @@ def parse_arguments(spec: TaskSpec, body: bytes) -> BaseModel:
         raise InvalidArguments(
             [
                 {"loc": ["body", *item["loc"]], "msg": item["msg"], "type": item["type"]}
-                for item in exc.errors(include_url=False, include_context=False, include_input=False)
+                for item in exc.errors(
+                    include_url=False, include_context=False, include_input=False
+                )
             ]
         ) from None
 

@@ -6,11 +6,15 @@ from typing import Any
 
 from celery import Celery
 from starlette.concurrency import run_in_threadpool
-
 from tasklane_contract.records import Submission
 
 # Fail fast while Redis is down: the client gets a 503 with Retry-After instead of a hang.
-PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 
 
 class CeleryPublisher:

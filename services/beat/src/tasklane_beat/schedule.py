@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 from celery.schedules import crontab
-
 from tasklane_contract.catalog import CATALOG
 from tasklane_contract.settings import ScheduleOverride
 

@@ -75,7 +75,9 @@ def read_backlog(client: redis.Redis, queues: Iterable[str]) -> dict[str, Backlo
     return combine(queues, dict(zip(keys, lengths, strict=True)), count_reserved(unacked))
 
 
-async def read_backlog_async(client: redis.asyncio.Redis, queues: Iterable[str]) -> dict[str, Backlog]:
+async def read_backlog_async(
+    client: redis.asyncio.Redis, queues: Iterable[str]
+) -> dict[str, Backlog]:
     """`read_backlog` for asyncio callers (the API)."""
     queues = list(queues)
     keys = [key for queue in queues for key in queue_list_keys(queue)]

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from celery import Celery
-from kombu import Exchange, Queue
+from kombu.entity import Exchange, Queue
 
 from tasklane_contract.catalog import CATALOG
 from tasklane_contract.queues import ALL_QUEUES, DEFAULT
@@ -19,11 +19,16 @@ from tasklane_contract.settings import Settings
 
 def task_queues(names: tuple[str, ...] = ALL_QUEUES) -> list[Queue]:
     # Exchange and routing key named after the queue: a message's routing key is its queue.
-    return [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in names]
+    return [
+        Queue(name, Exchange(name, type="direct"), routing_key=name)  # type: ignore[no-untyped-call]
+        for name in names
+    ]
 
 
 def task_routes() -> dict[str, dict[str, str]]:
-    return {spec.name: {"queue": spec.queue, "routing_key": spec.queue} for spec in CATALOG.values()}
+    return {
+        spec.name: {"queue": spec.queue, "routing_key": spec.queue} for spec in CATALOG.values()
+    }
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:

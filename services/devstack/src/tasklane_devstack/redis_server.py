@@ -63,14 +63,22 @@ class RedisServer:
     def command(self) -> list[str]:
         cmd = [
             str(self.binary),
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--dir", str(self.data_dir),
-            "--save", "",
-            "--appendonly", "yes" if self.appendonly else "no",
-            "--appendfsync", "always" if self.appendonly else "everysec",
-            "--maxmemory-policy", "noeviction",
-            "--loglevel", "warning",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.data_dir),
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self.appendonly else "no",
+            "--appendfsync",
+            "always" if self.appendonly else "everysec",
+            "--maxmemory-policy",
+            "noeviction",
+            "--loglevel",
+            "warning",
         ]
         if self.password:
             cmd += ["--requirepass", self.password]

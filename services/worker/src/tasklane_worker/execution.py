@@ -9,11 +9,11 @@ from typing import Any
 from celery import Celery, Task
 from celery.exceptions import Ignore
 from pydantic import BaseModel, ValidationError
-
 from tasklane_contract.errors import InvalidTaskArguments
 from tasklane_contract.records import PROGRESS_STATE, revoked_key
 from tasklane_contract.settings import Settings
 from tasklane_contract.spec import TaskSpec
+
 from tasklane_worker.context import TaskContext
 from tasklane_worker.errors import RetriesExhausted, TransientError
 from tasklane_worker.registry import Implementation
@@ -78,7 +78,9 @@ def run_task(
             raise RetriesExhausted(f"{spec.name} failed after {attempts} attempts: {exc}") from exc
         raise task.retry(exc=exc, countdown=retry_delay_s(spec.options, request.retries)) from exc
     if not isinstance(result, spec.result_model):
-        raise TypeError(f"{spec.name} returned {type(result).__name__}, not {spec.result_model.__name__}")
+        raise TypeError(
+            f"{spec.name} returned {type(result).__name__}, not {spec.result_model.__name__}"
+        )
     return result.model_dump(mode="json")
 
 
@@ -100,5 +102,3 @@ def register_task(
         return run_task(task, spec, implementation, settings, args, kwargs)
 
     return contract_task
-
-

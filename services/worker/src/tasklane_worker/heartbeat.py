@@ -4,7 +4,7 @@ worker (loop stuck, file ageing) from a busy one (loop turning while tasks run).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from celery import bootsteps
 
@@ -20,7 +20,7 @@ def touch(path: Path) -> None:
 class HeartbeatFile(bootsteps.StartStopStep):  # type: ignore[misc]
     """Consumer step: touch the heartbeat file on the consumer's own timer."""
 
-    requires = {"celery.worker.consumer.tasks:Tasks"}
+    requires: ClassVar[set[str]] = {"celery.worker.consumer.tasks:Tasks"}
 
     def __init__(self, parent: Any, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)

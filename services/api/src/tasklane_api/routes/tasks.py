@@ -6,6 +6,7 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
+from tasklane_contract.catalog import CATALOG, get_spec
 
 from tasklane_api.arguments import InvalidArguments, parse_arguments
 from tasklane_api.body import BodyTooLarge, read_body
@@ -14,7 +15,6 @@ from tasklane_api.schemas import Problem, TaskAccepted, TaskList, TaskStatus
 from tasklane_api.status import FINISHED_STATES, task_status
 from tasklane_api.submission import SubmissionLost, submit
 from tasklane_api.task_store import IdempotencyConflict
-from tasklane_contract.catalog import CATALOG, get_spec
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
@@ -65,8 +65,13 @@ async def submit_task(
         metrics.rejected.labels(name, "invalid_arguments").inc()
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
-            [{"loc": ["header", "Idempotency-Key"], "msg": "1-255 printable ASCII characters",
-              "type": "string_pattern_mismatch"}],
+            [
+                {
+                    "loc": ["header", "Idempotency-Key"],
+                    "msg": "1-255 printable ASCII characters",
+                    "type": "string_pattern_mismatch",
+                }
+            ],
         )
     try:
         arguments = parse_arguments(spec, await read_body(request, settings.max_body_bytes))

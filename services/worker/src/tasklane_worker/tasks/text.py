@@ -1,4 +1,5 @@
 from tasklane_contract.tasks.text import ProcessTextArgs, ProcessTextResult
+
 from tasklane_worker.context import TaskContext
 from tasklane_worker.registry import implements
 
