@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from tasklane_api.arguments import InvalidArguments, fingerprint, parse_arguments
 from tasklane_api.status import task_status
 from tasklane_contract.catalog import CATALOG
@@ -34,14 +33,22 @@ def test_no_meta_yet_is_pending() -> None:
 def test_progress_meta() -> None:
     meta = {"status": "PROGRESS", "result": {"progress": 42.5, "message": "25/60 rows"}}
     status = task_status(SUBMISSION, meta)
-    assert (status.status, status.progress, status.progress_message) == ("PROGRESS", 42.5, "25/60 rows")
+    assert (status.status, status.progress, status.progress_message) == (
+        "PROGRESS",
+        42.5,
+        "25/60 rows",
+    )
     assert status.result is None
 
 
 def test_success_meta() -> None:
     meta = {"status": "SUCCESS", "result": {"rows": 1}, "date_done": "2026-01-01T00:00:00"}
     status = task_status(SUBMISSION, meta)
-    assert (status.result, status.progress, status.finished_at) == ({"rows": 1}, 100.0, "2026-01-01T00:00:00")
+    assert (status.result, status.progress, status.finished_at) == (
+        {"rows": 1},
+        100.0,
+        "2026-01-01T00:00:00",
+    )
 
 
 def test_failure_meta_becomes_a_typed_error() -> None:
@@ -53,5 +60,9 @@ def test_failure_meta_becomes_a_typed_error() -> None:
     }
     status = task_status(SUBMISSION, meta)
     assert status.error is not None
-    assert (status.error.type, status.error.message, status.retries) == ("RetriesExhausted", "gave up", 3)
+    assert (status.error.type, status.error.message, status.retries) == (
+        "RetriesExhausted",
+        "gave up",
+        3,
+    )
     assert status.result is None

@@ -15,7 +15,7 @@ def test_priority_list_names_follow_kombu() -> None:
 
 
 def test_reserved_entries_are_attributed_by_routing_key() -> None:
-    entries = [
+    entries: list[bytes | str] = [
         json.dumps([{"body": "x"}, "default", "default"]),
         json.dumps([{"body": "x"}, "email", "email"]).encode(),
         json.dumps([{"body": "x"}, "default", "default"]),

@@ -4,7 +4,6 @@ from datetime import timedelta
 
 import pytest
 from celery.schedules import crontab
-
 from tasklane_beat.schedule import (
     DEFAULT_SCHEDULE,
     ScheduledTask,
@@ -19,7 +18,9 @@ def test_defaults_apply_without_overrides() -> None:
 
 
 def test_override_changes_timing_and_null_switches_off() -> None:
-    assert effective_schedule({"cleanup-submitted-index": 30})["cleanup-submitted-index"].every == 30
+    assert (
+        effective_schedule({"cleanup-submitted-index": 30})["cleanup-submitted-index"].every == 30
+    )
     assert effective_schedule({"cleanup-submitted-index": None}) == {}
 
 
@@ -30,7 +31,10 @@ def test_unknown_entry_is_an_error_not_ignored() -> None:
 
 def test_celery_schedule_routes_each_entry_to_its_task_queue() -> None:
     schedule = celery_beat_schedule(
-        {"a": ScheduledTask("maintenance.cleanup", 90), "b": ScheduledTask("maintenance.cleanup", "0 3 * * 1")}
+        {
+            "a": ScheduledTask("maintenance.cleanup", 90),
+            "b": ScheduledTask("maintenance.cleanup", "0 3 * * 1"),
+        }
     )
     assert schedule["a"]["schedule"] == timedelta(seconds=90)
     assert isinstance(schedule["b"]["schedule"], crontab)

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
-
 from tasklane_contract.settings import Settings
 
 
@@ -30,7 +29,9 @@ def test_production_refuses_the_development_defaults() -> None:
         Settings(environment="production")
     with pytest.raises(ValidationError, match="needs a password"):
         Settings(environment="production", redis_url="redis://redis:6379/0")
-    ok = Settings(environment="production", redis_url="redis://redis:6379/0", redis_password="s3cret")
+    ok = Settings(
+        environment="production", redis_url="redis://redis:6379/0", redis_password="s3cret"
+    )
     assert ok.broker_url == "redis://:s3cret@redis:6379/0"
 
 

@@ -4,7 +4,6 @@ import random
 
 import pytest
 from pydantic import BaseModel
-
 from tasklane_contract.catalog import CATALOG
 from tasklane_contract.errors import InvalidTaskArguments
 from tasklane_contract.settings import Settings
@@ -32,11 +31,11 @@ def test_mismatches_are_named() -> None:
 
 def test_worker_refuses_to_start_on_a_mismatch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(IMPLEMENTATIONS, "ghost.task", IMPLEMENTATIONS["demo.sleep"])
-    with pytest.raises(ContractMismatch, match="ghost.task"):
+    with pytest.raises(ContractMismatch, match=r"ghost\.task"):
         create_worker_app(Settings())
     monkeypatch.delitem(IMPLEMENTATIONS, "ghost.task")
     monkeypatch.delitem(IMPLEMENTATIONS, "text.process")
-    with pytest.raises(ContractMismatch, match="text.process"):
+    with pytest.raises(ContractMismatch, match=r"text\.process"):
         create_worker_app(Settings())
 
 
@@ -53,16 +52,26 @@ def test_arguments_are_validated_with_a_readable_message() -> None:
     spec = CATALOG["email.send"]
     parsed = parse_arguments(spec, (), {"to": "a@b.io", "subject": "s", "body": "b"})
     assert isinstance(parsed, BaseModel)
-    with pytest.raises(InvalidTaskArguments, match=r"to: String should match pattern.*subject: Field required"):
+    with pytest.raises(
+        InvalidTaskArguments, match=r"to: String should match pattern.*subject: Field required"
+    ):
         parse_arguments(spec, (), {"to": "nope", "body": "b"})
     with pytest.raises(InvalidTaskArguments, match="keyword arguments only"):
         parse_arguments(spec, ("a@b.io",), {})
 
 
 def test_retry_delay_grows_exponentially_within_the_cap() -> None:
-    options = TaskOptions(soft_time_limit_s=1, time_limit_s=2, retry_backoff_s=2, retry_backoff_max_s=10, retry_jitter=False)
+    options = TaskOptions(
+        soft_time_limit_s=1,
+        time_limit_s=2,
+        retry_backoff_s=2,
+        retry_backoff_max_s=10,
+        retry_jitter=False,
+    )
     assert [retry_delay_s(options, n) for n in range(5)] == [2, 4, 8, 10, 10]
-    jittered = TaskOptions(soft_time_limit_s=1, time_limit_s=2, retry_backoff_s=2, retry_backoff_max_s=10)
+    jittered = TaskOptions(
+        soft_time_limit_s=1, time_limit_s=2, retry_backoff_s=2, retry_backoff_max_s=10
+    )
     rng = random.Random(7)
     delays = [retry_delay_s(jittered, 2, rng) for _ in range(200)]
     assert all(0 <= d <= 8 for d in delays)
