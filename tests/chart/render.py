@@ -1,0 +1,146 @@
+"""Render helm/tasklane with the real Helm engine (helm-python-sdk embeds Helm v4) and read the
+result as Kubernetes objects. No cluster and no network: `lookup` returns nothing offline."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import helm_python as helm
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHART_DIR = REPO_ROOT / "helm" / "tasklane"
+RELEASE = "demo"
+NAMESPACE = "work"
+KUBE_VERSION = "1.30.0"
+
+Obj = dict[str, Any]
+
+# The value combinations every chart-wide rule is checked against.
+COMBINATIONS: dict[str, Obj] = {
+    "defaults": {},
+    "external-redis": {
+        "redis": {"enabled": False},
+        "externalRedis": {"url": "rediss://redis.example:6380/2", "existingSecret": "redis-auth"},
+    },
+    "exporter-off": {"exporter": {"enabled": False}},
+    "two-pools-custom": {
+        "workers": [
+            {"name": "fast", "queues": ["default", "email"], "replicas": 3},
+            {"name": "slow", "queues": ["reports", "maintenance"], "replicas": None},
+        ]
+    },
+    "monitoring-on": {
+        "monitoring": {"serviceMonitor": {"enabled": True, "labels": {"release": "kps"}}},
+        "networkPolicy": {
+            "metricsFrom": [
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "mon"}}}
+            ]
+        },
+    },
+    "network-policy-off": {"networkPolicy": {"enabled": False}},
+    "ingress-nodeport": {
+        "api": {
+            "service": {"type": "NodePort", "nodePort": 30080},
+            "ingress": {"enabled": True, "host": "tasklane.example", "tlsSecretName": "tls"},
+        },
+        "redis": {"persistence": {"enabled": False}, "auth": {"existingSecret": "my-redis"}},
+        "image": {"registry": "ghcr.io/acme", "tag": "1.2.3", "pullSecrets": ["regcred"]},
+    },
+}
+
+
+@functools.cache
+def _chart() -> helm.Chart:
+    return helm.Chart.load(CHART_DIR)
+
+
+@functools.cache
+def _render_cached(values_json: str, name: str, namespace: str) -> dict[str, str]:
+    return _chart().render(
+        json.loads(values_json), name=name, namespace=namespace, is_install=True
+    )
+
+
+def render_files(
+    values: Obj | None = None, *, name: str = RELEASE, namespace: str = NAMESPACE
+) -> dict[str, str]:
+    """Template path (e.g. `tasklane/templates/api/api-deployment.yaml`) -> rendered text."""
+    rendered = _render_cached(json.dumps(values or {}, sort_keys=True), name, namespace)
+    return dict(rendered)
+
+
+def render(
+    values: Obj | None = None,
+    *,
+    show_only: list[str] | None = None,
+    name: str = RELEASE,
+    namespace: str = NAMESPACE,
+) -> list[Obj]:
+    """Every object the chart renders (NOTES.txt aside), optionally only from some templates,
+    given relative to templates/, e.g. `["api/api-deployment.yaml"]`."""
+    objects: list[Obj] = []
+    for path, text in sorted(render_files(values, name=name, namespace=namespace).items()):
+        relative = path.split("/templates/", 1)[1]
+        if relative == "NOTES.txt" or (show_only is not None and relative not in show_only):
+            continue
+        objects.extend(doc for doc in yaml.safe_load_all(text) if doc)
+    return copy.deepcopy(objects)
+
+
+def notes(values: Obj | None = None) -> str:
+    return render_files(values)["tasklane/templates/NOTES.txt"]
+
+
+def one(objects: list[Obj], kind: str, name: str | None = None) -> Obj:
+    found = [
+        o
+        for o in objects
+        if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)
+    ]
+    assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
+    return found[0]
+
+
+def of_kind(objects: list[Obj], kind: str) -> list[Obj]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+def pod_spec(obj: Obj) -> Obj:
+    if obj["kind"] == "Pod":
+        return obj["spec"]  # type: ignore[no-any-return]
+    return obj["spec"]["template"]["spec"]  # type: ignore[no-any-return]
+
+
+def pod_labels(obj: Obj) -> dict[str, str]:
+    if obj["kind"] == "Pod":
+        return obj["metadata"]["labels"]  # type: ignore[no-any-return]
+    return obj["spec"]["template"]["metadata"]["labels"]  # type: ignore[no-any-return]
+
+
+def workloads(objects: list[Obj]) -> list[Obj]:
+    return [o for o in objects if o["kind"] in ("Deployment", "StatefulSet", "Pod")]
+
+
+def containers(obj: Obj) -> Iterator[Obj]:
+    spec = pod_spec(obj)
+    yield from spec.get("initContainers", [])
+    yield from spec["containers"]
+
+
+def env_of(container: Obj) -> dict[str, Obj]:
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+def validate_schema(values: Obj) -> None:
+    """Raises helm_python.HelmValuesError when values.schema.json rejects the values."""
+    _chart().validate_schema(values)
+
+
+def lint(values: Obj | None = None) -> dict[str, Any]:
+    return helm.lint(CHART_DIR, values, strict=True, kube_version=f"v{KUBE_VERSION}")

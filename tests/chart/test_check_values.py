@@ -1,0 +1,95 @@
+"""templates/check-values.yaml: combinations the schema cannot express fail the render with a
+message that says what to change."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import helm_python as helm
+import pytest
+
+from tests.chart.render import CHART_DIR, render
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"redis": {"enabled": False}}, "set externalRedis.url"),
+        (
+            {"redis": {"enabled": False}, "externalRedis": {"url": "redis://r:6379/0"}},
+            "set externalRedis.existingSecret",
+        ),
+        (
+            {
+                "redis": {"enabled": False},
+                "externalRedis": {"url": "redis://:hunter2@r:6379/0", "existingSecret": "s"},
+            },
+            "must not contain a password",
+        ),
+        (
+            {
+                "redis": {"enabled": False},
+                "externalRedis": {"url": "http://r:6379/0", "existingSecret": "s"},
+            },
+            "must start with redis://",
+        ),
+        ({"externalRedis": {"url": "redis://r:6379/0"}}, "set redis.enabled=false"),
+        (
+            {"workers": [{"name": "a", "queues": ["default"]}, {"name": "a", "queues": ["email"]}]},
+            'two worker pools are named "a"',
+        ),
+        (
+            {"workers": [{"name": "a", "queues": ["reports"], "terminationGracePeriodSeconds": 30,
+                          "shutdownTimeoutSeconds": 30}]},
+            "shutdownTimeoutSeconds must be below terminationGracePeriodSeconds",
+        ),
+        (
+            {"workers": [{"name": "a", "queues": ["reports"],
+                          "terminationGracePeriodSeconds": 4000}]},
+            "visibilityTimeoutSeconds must exceed terminationGracePeriodSeconds",
+        ),
+        ({"api": {"ingress": {"enabled": True, "host": ""}}}, "needs api.ingress.host"),
+        ({"api": {"service": {"nodePort": 30080}}}, "only used with api.service.type=NodePort"),
+        (
+            {"monitoring": {"serviceMonitor": {"enabled": True}}},
+            "list Prometheus in networkPolicy.metricsFrom",
+        ),
+    ],
+    ids=[
+        "no-redis-at-all",
+        "external-without-secret",
+        "password-in-url",
+        "not-a-redis-url",
+        "external-url-with-in-chart-redis",
+        "duplicate-pool",
+        "shutdown-not-below-grace",
+        "grace-above-visibility",
+        "ingress-without-host",
+        "nodeport-without-type",
+        "metrics-unreachable",
+    ],
+)
+class TestCheckValues:
+    def test_render_fails_with_a_helpful_message(self, values: dict[str, Any], message: str) -> None:
+        with pytest.raises(helm.HelmRenderError, match=message):
+            render(values)
+
+
+class TestCheckValuesBehindTheSchema:
+    """The checks hold for a chart whose schema is skipped or stripped."""
+
+    def test_unknown_queue(self, tmp_path: Path) -> None:
+        chart_copy = tmp_path / "tasklane"
+        shutil.copytree(CHART_DIR, chart_copy)
+        (chart_copy / "values.schema.json").unlink()
+        with helm.Chart.load(chart_copy) as chart:
+            with pytest.raises(helm.HelmRenderError, match='unknown queue "emails"'):
+                chart.render({"workers": [{"name": "a", "queues": ["emails"]}]}, name="demo")
+
+    def test_known_queues_match_the_contract(self) -> None:
+        from tasklane_contract.queues import ALL_QUEUES
+
+        for queue in ALL_QUEUES:
+            render({"workers": [{"name": "only", "queues": [queue]}]})
