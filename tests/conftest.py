@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+
 from tasklane_devstack.ports import free_port
 from tasklane_devstack.redis_server import RedisServer
-
 from tests.support.processes import ServiceProcess, start_api, start_worker
 
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import httpx
 import redis
+
 from tasklane_contract.backlog import read_backlog
 from tasklane_contract.celery_config import create_celery_app
 from tasklane_contract.settings import Settings
 from tasklane_devstack.ports import free_port
 from tasklane_devstack.redis_server import RedisServer
-
 from tests.support.polling import eventually
 from tests.support.processes import start_api, start_worker
 

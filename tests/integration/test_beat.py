@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 import redis
-from tasklane_devstack.redis_server import RedisServer
 
+from tasklane_devstack.redis_server import RedisServer
 from tests.support.processes import ServiceProcess
 
 

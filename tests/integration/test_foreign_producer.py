@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from celery import Celery
 from celery.result import AsyncResult
+
 from tasklane_contract.celery_config import create_celery_app
 from tasklane_contract.settings import Settings
-
 from tests.conftest import Stack
 
 

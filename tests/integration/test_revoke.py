@@ -3,9 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+
 from tasklane_devstack.ports import free_port
 from tasklane_devstack.redis_server import RedisServer
-
 from tests.support.polling import wait_for_status
 from tests.support.processes import start_api, start_worker
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tasklane_api.arguments import InvalidArguments, fingerprint, parse_arguments
 from tasklane_api.status import task_status
 from tasklane_contract.catalog import CATALOG

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
+
 from tasklane_contract.catalog import CATALOG
 from tasklane_contract.queues import ALL_QUEUES
 from tasklane_contract.spec import TaskOptions

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from celery.schedules import crontab
+
 from tasklane_beat.schedule import (
     DEFAULT_SCHEDULE,
     ScheduledTask,

@@ -4,6 +4,7 @@ import random
 
 import pytest
 from pydantic import BaseModel
+
 from tasklane_contract.catalog import CATALOG
 from tasklane_contract.errors import InvalidTaskArguments
 from tasklane_contract.settings import Settings

@@ -6,9 +6,9 @@ import logging
 import sys
 
 import uvicorn
-from tasklane_contract.settings import Settings
 
 from tasklane_api.app import create_app
+from tasklane_contract.settings import Settings
 
 
 def main() -> int:

@@ -13,13 +13,13 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from tasklane_contract.celery_config import create_celery_app
-from tasklane_contract.settings import Settings
 
 from tasklane_api.metrics import ApiMetrics, RequestMetricsMiddleware
 from tasklane_api.publisher import CeleryPublisher
 from tasklane_api.routes import catalog, health, queues, tasks
 from tasklane_api.task_store import TaskStore
+from tasklane_contract.celery_config import create_celery_app
+from tasklane_contract.settings import Settings
 
 BROKER_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, BrokerError, ConnectionError)
 

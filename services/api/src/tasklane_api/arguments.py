@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
+
 from tasklane_contract.spec import TaskSpec
 
 

@@ -6,11 +6,11 @@ from typing import Annotated
 
 import redis.asyncio as aioredis
 from fastapi import Depends, Request
-from tasklane_contract.settings import Settings
 
 from tasklane_api.metrics import ApiMetrics
 from tasklane_api.publisher import CeleryPublisher
 from tasklane_api.task_store import TaskStore
+from tasklane_contract.settings import Settings
 
 
 def get_settings(request: Request) -> Settings:

@@ -6,6 +6,7 @@ from typing import Any
 
 from celery import Celery
 from starlette.concurrency import run_in_threadpool
+
 from tasklane_contract.records import Submission
 
 # Fail fast while Redis is down: the client gets a 503 with Retry-After instead of a hang.

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasklane_contract.records import PROGRESS_STATE, Submission
-
 from tasklane_api.schemas import TaskError, TaskStatus
+from tasklane_contract.records import PROGRESS_STATE, Submission
 
 FINISHED_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
 ERROR_STATES = frozenset({"FAILURE", "RETRY", "REVOKED"})

@@ -6,12 +6,12 @@ import time
 import uuid
 
 from pydantic import BaseModel
-from tasklane_contract.records import Submission
-from tasklane_contract.spec import TaskSpec
 
 from tasklane_api.arguments import fingerprint
 from tasklane_api.publisher import CeleryPublisher
 from tasklane_api.task_store import TaskStore
+from tasklane_contract.records import Submission
+from tasklane_contract.spec import TaskSpec
 
 
 class SubmissionLost(Exception):

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+
 from tasklane_contract.records import (
     SUBMITTED_INDEX_KEY,
     Submission,

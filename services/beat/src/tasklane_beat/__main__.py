@@ -6,10 +6,9 @@ from __future__ import annotations
 import logging
 import sys
 
-from tasklane_contract.settings import Settings
-
 from tasklane_beat.app import create_beat_app
 from tasklane_beat.schedule import ScheduleError
+from tasklane_contract.settings import Settings
 
 log = logging.getLogger("tasklane_beat")
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from celery import Celery
-from tasklane_contract.celery_config import create_celery_app
-from tasklane_contract.settings import Settings
 
 from tasklane_beat.schedule import celery_beat_schedule, effective_schedule
+from tasklane_contract.celery_config import create_celery_app
+from tasklane_contract.settings import Settings
 
 # Beat wakes at least this often; the lock holder renews its lock on every wake-up.
 MAX_LOOP_INTERVAL_S = 5

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from celery.schedules import crontab
+
 from tasklane_contract.catalog import CATALOG
 from tasklane_contract.settings import ScheduleOverride
 

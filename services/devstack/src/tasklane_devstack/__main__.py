@@ -11,8 +11,8 @@ from pathlib import Path
 from types import FrameType
 
 from pydantic import ValidationError
-from tasklane_contract.settings import Settings
 
+from tasklane_contract.settings import Settings
 from tasklane_devstack.ports import free_port, port_is_free
 from tasklane_devstack.redis_server import RedisServer
 from tasklane_devstack.supervisor import Supervisor

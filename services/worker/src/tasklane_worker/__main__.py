@@ -8,7 +8,6 @@ import sys
 from tasklane_contract.catalog import longest_time_limit_s
 from tasklane_contract.queues import ALL_QUEUES
 from tasklane_contract.settings import Settings
-
 from tasklane_worker.app import ContractMismatch, create_worker_app
 
 log = logging.getLogger("tasklane_worker")

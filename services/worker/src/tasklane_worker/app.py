@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from celery import Celery
+
 from tasklane_contract.catalog import CATALOG
 from tasklane_contract.celery_config import create_celery_app
 from tasklane_contract.settings import Settings
-
 from tasklane_worker import tasks as _implementations  # noqa: F401  (registers them)
 from tasklane_worker.execution import register_task
 from tasklane_worker.heartbeat import CONF_KEY, HeartbeatFile

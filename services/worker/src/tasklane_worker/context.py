@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis
+
 from tasklane_contract.settings import Settings
 
 # Storing progress is a Redis write; at most this often keeps long loops cheap.

@@ -9,11 +9,11 @@ from typing import Any
 from celery import Celery, Task
 from celery.exceptions import Ignore
 from pydantic import BaseModel, ValidationError
+
 from tasklane_contract.errors import InvalidTaskArguments
 from tasklane_contract.records import PROGRESS_STATE, revoked_key
 from tasklane_contract.settings import Settings
 from tasklane_contract.spec import TaskSpec
-
 from tasklane_worker.context import TaskContext
 from tasklane_worker.errors import RetriesExhausted, TransientError
 from tasklane_worker.registry import Implementation

@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from tasklane_contract.spec import TaskSpec
 
+from tasklane_contract.spec import TaskSpec
 from tasklane_worker.context import TaskContext
 
 Implementation = Callable[[Any, TaskContext], BaseModel]

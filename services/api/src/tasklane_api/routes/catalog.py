@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
-from tasklane_contract.catalog import CATALOG, get_spec
 
 from tasklane_api.schemas import Problem, TaskType, TaskTypes
+from tasklane_contract.catalog import CATALOG, get_spec
 
 router = APIRouter(prefix="/v1/task-types", tags=["catalog"])
 

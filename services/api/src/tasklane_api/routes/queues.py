@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from tasklane_contract.backlog import read_backlog_async
-from tasklane_contract.queues import ALL_QUEUES
 
 from tasklane_api.dependencies import RedisDep
 from tasklane_api.schemas import Problem, QueueBacklog, Queues
+from tasklane_contract.backlog import read_backlog_async
+from tasklane_contract.queues import ALL_QUEUES
 
 router = APIRouter(prefix="/v1/queues", tags=["queues"])
 

@@ -6,7 +6,6 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
-from tasklane_contract.catalog import CATALOG, get_spec
 
 from tasklane_api.arguments import InvalidArguments, parse_arguments
 from tasklane_api.body import BodyTooLarge, read_body
@@ -15,6 +14,7 @@ from tasklane_api.schemas import Problem, TaskAccepted, TaskList, TaskStatus
 from tasklane_api.status import FINISHED_STATES, task_status
 from tasklane_api.submission import SubmissionLost, submit
 from tasklane_api.task_store import IdempotencyConflict
+from tasklane_contract.catalog import CATALOG, get_spec
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 

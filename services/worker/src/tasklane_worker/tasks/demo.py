@@ -1,7 +1,6 @@
 import time
 
 from tasklane_contract.tasks.demo import SleepArgs, SleepResult
-
 from tasklane_worker.context import TaskContext
 from tasklane_worker.registry import implements
 

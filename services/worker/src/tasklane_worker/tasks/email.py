@@ -1,7 +1,6 @@
 import hashlib
 
 from tasklane_contract.tasks.email import SendEmailArgs, SendEmailResult
-
 from tasklane_worker.context import TaskContext
 from tasklane_worker.errors import TransientError
 from tasklane_worker.registry import implements

@@ -2,7 +2,6 @@ import time
 
 from tasklane_contract.records import SUBMITTED_INDEX_KEY
 from tasklane_contract.tasks.maintenance import CleanupArgs, CleanupResult
-
 from tasklane_worker.context import TaskContext
 from tasklane_worker.registry import implements
 

@@ -2,7 +2,6 @@ import hashlib
 import time
 
 from tasklane_contract.tasks.report import GenerateReportArgs, GenerateReportResult
-
 from tasklane_worker.context import TaskContext
 from tasklane_worker.registry import implements
 

@@ -1,5 +1,4 @@
 from tasklane_contract.tasks.text import ProcessTextArgs, ProcessTextResult
-
 from tasklane_worker.context import TaskContext
 from tasklane_worker.registry import implements
 

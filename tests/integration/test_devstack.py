@@ -1,0 +1,67 @@
+"""`make run`'s runner: the whole stack comes up, serves a task, and SIGTERM leaves nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import httpx
+
+from tasklane_devstack.ports import free_port
+from tests.support.polling import eventually, wait_for_status
+
+
+def processes_with_marker(marker: str) -> list[int]:
+    """Pids whose environment carries the marker: every process the runner started."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in environ:
+            found.append(int(entry.name))
+    return found
+
+
+def test_runner_serves_tasks_and_stops_every_child(tmp_path: Path) -> None:
+    marker = f"TASKLANE_TEST_MARKER={uuid.uuid4()}"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "TASKLANE_REDIS_URL"}
+    env |= {"TASKLANE_API_PORT": str(port), marker.split("=")[0]: marker.split("=")[1]}
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "tasklane_devstack"],
+        cwd=tmp_path,
+        env=env,
+        stdout=(tmp_path / "run.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+
+            def submitted() -> str | None:
+                try:
+                    response = http.post("/v1/tasks/text.process", json={"data": "stack"})
+                except httpx.HTTPError:
+                    return None
+                return str(response.json()["id"]) if response.status_code == 202 else None
+
+            task_id = eventually(submitted, timeout_s=60, every_s=0.5)
+            done = wait_for_status(http, task_id, {"SUCCESS"}, timeout_s=60)
+            assert done["result"] == {"processed_data": "STACK"}
+        # redis, api, worker (+ its pool processes) and beat, besides the runner itself
+        assert len(processes_with_marker(marker)) >= 5
+        log = (tmp_path / "run.log").read_text()
+        assert "API docs" in log and "embedded Redis" in log
+    finally:
+        runner.send_signal(signal.SIGTERM)
+        code = runner.wait(60)
+    assert code == 0
+    assert eventually(lambda: processes_with_marker(marker) == [], timeout_s=10)
+    assert (tmp_path / ".tasklane" / "redis").is_dir()  # the AOF data stays for next time
