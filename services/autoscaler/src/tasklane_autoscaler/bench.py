@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tasklane_autoscaler.simulate import simulate
 from tasklane_autoscaler.sim.trace import Trace
+from tasklane_autoscaler.simulate import simulate
 
 POLICY_ORDER = ("tasklane", "keda", "floor")
 COLUMNS = (
@@ -42,8 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tasklane_autoscaler.bench")
     parser.add_argument("traces", nargs="+", type=Path)
     args = parser.parse_args(argv)
-    header = " ".join(f"{name:>{len(fmt.format(*[0]) if 's' not in fmt else name)}}"
-                      for name, fmt in COLUMNS)
+    header = " ".join(
+        f"{name:>{len(fmt.format(*[0]) if 's' not in fmt else name)}}" for name, fmt in COLUMNS
+    )
     print(header)
     all_met = True
     for path in args.traces:
@@ -53,8 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(" ".join(fmt.format(rows[policy][name]) for name, fmt in COLUMNS))
         met = goal_met(rows)
         all_met = all_met and met
-        print(f"{'':18} goal {'met' if met else 'NOT met'}: tasklane p95 <= max(1 s, "
-              f"(keda + floor) / 2) and replica_seconds <= keda's")
+        print(
+            f"{'':18} goal {'met' if met else 'NOT met'}: tasklane p95 <= max(1 s, "
+            f"(keda + floor) / 2) and replica_seconds <= keda's"
+        )
     return 0 if all_met else 1
 
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 
 
-class Reason(str, Enum):
+class Reason(StrEnum):
     SCALE_UP = "backlog"  # demand needs more replicas than there are
     SCALE_DOWN = "idle"  # fewer replicas cover the highest demand of the window
     STABILIZING = "stabilizing"  # demand fell, but not for the whole window yet
@@ -220,7 +220,7 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
     sample = Sample(obs.time, demand, wanted, obs.running_mean_age_s if obs.reserved else None)
     new_state = replace(
         state,
-        samples=tuple(s for s in state.samples if s.time > keep_after) + (sample,),
+        samples=(*(s for s in state.samples if s.time > keep_after), sample),
         window_s=window,
         backlog_since=backlog_since,
         busy_until=busy_until,

@@ -67,7 +67,9 @@ def rate_limited(
     """Apply the default scaling policies: up by max(4 pods, 100%) and down by at most 100%
     per 15 s, counted from the replica count at the start of the period."""
     if desired > current:
-        added = sum(delta for at, delta in changes if delta > 0 and at > now - HPA_SCALE_UP_PERIOD_S)
+        added = sum(
+            delta for at, delta in changes if delta > 0 and at > now - HPA_SCALE_UP_PERIOD_S
+        )
         start = current - added
         by_pods = start + HPA_SCALE_UP_PODS
         by_percent = math.ceil(start * (1 + HPA_SCALE_UP_PERCENT / 100))

@@ -1,0 +1,29 @@
+"""`controller.kubernetes.io/pod-deletion-cost` for worker pods: the ReplicaSet removes the
+lowest cost first, so a pod's cost is the number of tasks it runs; idle pods go first and a busy
+one is the last to be asked for a warm shutdown."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+DELETION_COST_ANNOTATION = "controller.kubernetes.io/pod-deletion-cost"
+
+
+def worker_host(worker_name: str) -> str:
+    """`celery@<host>` -> `<host>`; a pod's hostname is its name unless the spec sets one."""
+    return worker_name.split("@", 1)[1] if "@" in worker_name else worker_name
+
+
+def deletion_costs(pods: Iterable[str], running_by_worker: Mapping[str, int]) -> dict[str, int]:
+    """Cost per pod name. A pod no worker answered for counts as running nothing: it is not up
+    yet or is stuck, and either way is the cheapest to lose."""
+    running_by_host: dict[str, int] = {}
+    for worker, running in running_by_worker.items():
+        host = worker_host(worker)
+        running_by_host[host] = running_by_host.get(host, 0) + running
+    return {pod: running_by_host.get(pod, 0) for pod in pods}
+
+
+def changed_costs(wanted: Mapping[str, int], current: Mapping[str, str | None]) -> dict[str, int]:
+    """Only the pods whose annotation differs, to keep the number of patches down."""
+    return {pod: cost for pod, cost in wanted.items() if current.get(pod) != str(cost)}

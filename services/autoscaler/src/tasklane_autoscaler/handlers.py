@@ -1,0 +1,210 @@
+"""The kopf operator: one timer per WorkerAutoscaler reads the backlog, asks the policy, and
+sets the worker Deployment's replicas. Handlers stay thin: the decision is `policy.decide`,
+the reading is `observe.read_queues`, the pod ordering is `deletion_cost`."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+import prometheus_client
+import redis
+
+from tasklane_autoscaler.config import AutoscalerSettings
+from tasklane_autoscaler.deletion_cost import (
+    DELETION_COST_ANNOTATION,
+    changed_costs,
+    deletion_costs,
+)
+from tasklane_autoscaler.kube import KubernetesApi, KubernetesApiError, selector_string
+from tasklane_autoscaler.metrics import AutoscalerMetrics
+from tasklane_autoscaler.observe import QueueReading, read_queues
+from tasklane_autoscaler.policy import Decision, Observation, decide
+from tasklane_autoscaler.spec import GROUP, PLURAL, VERSION, parse_spec
+from tasklane_autoscaler.worker_load import running_tasks_by_worker
+from tasklane_contract import Settings
+from tasklane_contract.celery_config import create_celery_app
+
+# Timers wake this often; each object acts every spec.pollIntervalSeconds.
+TIMER_TICK_S = 1.0
+
+
+@kopf.on.startup()
+async def start(
+    settings: kopf.OperatorSettings,
+    memo: Any,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+    **_: Any,
+) -> None:
+    # Handler successes stay in the log; the Events written are the scaling decisions.
+    settings.posting.level = logging.WARNING
+    settings.peering.standalone = True  # one operator replica (Recreate strategy)
+    app_settings = Settings()
+    own = AutoscalerSettings()
+    memo.own_settings = own
+    memo.redis = redis.Redis.from_url(app_settings.broker_url, socket_timeout=5)
+    memo.celery = create_celery_app(app_settings, main="tasklane-autoscaler")
+    memo.metrics = AutoscalerMetrics()
+    if own.metrics_port:
+        prometheus_client.start_http_server(own.metrics_port, registry=memo.metrics.registry)
+    info = kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(
+        settings=settings
+    )
+    if info is None:
+        raise kopf.PermanentError("no Kubernetes credentials: no service account, no KUBECONFIG")
+    memo.kube = KubernetesApi(info)
+    logger.info(
+        "autoscaler ready: redis %s, kubernetes %s", app_settings.redis_display, info.server
+    )
+
+
+@kopf.on.cleanup()
+async def stop(memo: Any, **_: Any) -> None:
+    if "kube" in memo:
+        await memo.kube.close()
+    if "redis" in memo:
+        memo.redis.close()
+
+
+@kopf.timer(GROUP, VERSION, PLURAL, interval=TIMER_TICK_S)
+async def autoscale(
+    name: str,
+    namespace: str | None,
+    spec: kopf.Spec,
+    body: kopf.Body,
+    patch: kopf.Patch,
+    memo: Any,
+    **_: Any,
+) -> None:
+    if namespace is None:
+        raise kopf.PermanentError("a WorkerAutoscaler is namespaced")
+    try:
+        config = parse_spec(spec)
+    except ValueError as error:
+        raise kopf.PermanentError(str(error)) from error
+    now = time.monotonic()
+    if now < memo.get("next_poll_at", 0.0):
+        return
+    memo.next_poll_at = now + config.poll_interval_s
+
+    try:
+        reading: QueueReading = await asyncio.to_thread(read_queues, memo.redis, config.queues)
+    except redis.RedisError as error:
+        raise kopf.TemporaryError(
+            f"cannot read the backlog: {error}", delay=config.poll_interval_s
+        ) from error
+    deployment = await _get_deployment(memo.kube, namespace, config.target_deployment)
+    current = int(deployment.get("spec", {}).get("replicas", 1))
+    ready = deployment.get("status", {}).get("readyReplicas")
+
+    observation = Observation(
+        time=now,
+        waiting=reading.waiting,
+        reserved=reading.reserved,
+        replicas=current,
+        ready=int(ready) if ready is not None else None,
+        running_mean_age_s=reading.running_mean_age_s,
+    )
+    decision = decide(observation, config.scaling, memo.get("policy_state"))
+    memo.policy_state = decision.state
+
+    if decision.desired != current:
+        if decision.desired < current:
+            selector = config.pod_selector or selector_string(
+                deployment.get("spec", {}).get("selector", {}).get("matchLabels", {})
+            )
+            await _mark_idle_workers_first(memo, namespace, selector)
+        await _set_replicas(memo.kube, namespace, config.target_deployment, decision.desired)
+        kopf.info(
+            body,
+            reason="ScaledUp" if decision.desired > current else "ScaledDown",
+            message=f"{config.target_deployment}: {current} -> {decision.desired} replicas "
+            f"({decision.reason.value}: {reading.waiting} waiting, {reading.reserved} reserved)",
+        )
+        patch.status["lastScaleTime"] = datetime.datetime.now(datetime.UTC).isoformat()
+
+    _record_metrics(memo.metrics, f"{namespace}/{name}", reading, current, decision)
+    patch.status.update(_status(reading, current, decision))
+
+
+def _status(reading: QueueReading, current: int, decision: Decision) -> dict[str, Any]:
+    if decision.desired > current:
+        what = "scale-up"
+    elif decision.desired < current:
+        what = "scale-down"
+    else:
+        what = "hold"
+    return {
+        "backlog": reading.waiting,
+        "reserved": reading.reserved,
+        "currentReplicas": current,
+        "desiredReplicas": decision.desired,
+        "lastDecision": what,
+        "reason": decision.reason.value,
+        "scaleDownWindowSeconds": decision.window_s,
+    }
+
+
+def _record_metrics(
+    metrics: AutoscalerMetrics, key: str, reading: QueueReading, current: int, decision: Decision
+) -> None:
+    for queue, backlog in reading.backlogs.items():
+        metrics.backlog.labels(key, queue).set(backlog.waiting)
+        metrics.reserved.labels(key, queue).set(backlog.reserved)
+    metrics.current_replicas.labels(key).set(current)
+    metrics.desired_replicas.labels(key).set(decision.desired)
+    metrics.decisions.labels(key, decision.reason.value).inc()
+    if decision.desired != current:
+        direction = "up" if decision.desired > current else "down"
+        metrics.scale_patches.labels(key, direction).inc()
+
+
+async def _get_deployment(kube: KubernetesApi, namespace: str, name: str) -> dict[str, Any]:
+    try:
+        return await kube.get_deployment(namespace, name)
+    except KubernetesApiError as error:
+        if error.status == 404:
+            raise kopf.TemporaryError(
+                f"Deployment {namespace}/{name} not found", delay=30
+            ) from error
+        raise kopf.TemporaryError(f"cannot read Deployment {name}: {error}", delay=10) from error
+
+
+async def _set_replicas(kube: KubernetesApi, namespace: str, name: str, replicas: int) -> None:
+    try:
+        await kube.set_replicas(namespace, name, replicas)
+    except KubernetesApiError as error:
+        raise kopf.TemporaryError(f"cannot scale Deployment {name}: {error}", delay=5) from error
+
+
+async def _mark_idle_workers_first(memo: Any, namespace: str, selector: str) -> None:
+    """Before a scale-down: pod-deletion-cost = running tasks, so idle pods are removed first."""
+    own: AutoscalerSettings = memo.own_settings
+    running = await asyncio.to_thread(
+        running_tasks_by_worker, memo.celery, own.inspect_timeout_seconds
+    )
+    try:
+        pods = await memo.kube.list_pods(namespace, selector)
+        wanted_labels = dict(part.split("=", 1) for part in selector.split(",") if "=" in part)
+        pods = [p for p in pods if _labels_match(p, wanted_labels)]
+        current = {
+            p["metadata"]["name"]: p["metadata"]
+            .get("annotations", {})
+            .get(DELETION_COST_ANNOTATION)
+            for p in pods
+        }
+        for pod, cost in changed_costs(deletion_costs(current, running), current).items():
+            await memo.kube.annotate_pod(namespace, pod, {DELETION_COST_ANNOTATION: str(cost)})
+    except KubernetesApiError as error:
+        # Without the costs the ReplicaSet would pick pods blindly: wait rather than guess.
+        raise kopf.TemporaryError(f"cannot set pod-deletion-cost: {error}", delay=5) from error
+
+
+def _labels_match(pod: Mapping[str, Any], wanted: Mapping[str, str]) -> bool:
+    labels = pod.get("metadata", {}).get("labels", {}) or {}
+    return all(labels.get(key) == value for key, value in wanted.items())

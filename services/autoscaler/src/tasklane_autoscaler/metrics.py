@@ -1,0 +1,46 @@
+"""Prometheus metrics of the operator, labelled by WorkerAutoscaler (`namespace/name`)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+
+class AutoscalerMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.backlog = Gauge(
+            "tasklane_autoscaler_backlog",
+            "Tasks waiting in the queue's lists, every priority.",
+            ["autoscaler", "queue"],
+            registry=self.registry,
+        )
+        self.reserved = Gauge(
+            "tasklane_autoscaler_reserved",
+            "Tasks reserved by workers and not yet acknowledged.",
+            ["autoscaler", "queue"],
+            registry=self.registry,
+        )
+        self.current_replicas = Gauge(
+            "tasklane_autoscaler_current_replicas",
+            "Replicas of the target Deployment before the decision.",
+            ["autoscaler"],
+            registry=self.registry,
+        )
+        self.desired_replicas = Gauge(
+            "tasklane_autoscaler_desired_replicas",
+            "Replicas the last decision asked for.",
+            ["autoscaler"],
+            registry=self.registry,
+        )
+        self.decisions = Counter(
+            "tasklane_autoscaler_decisions",
+            "Scaling decisions, by reason.",
+            ["autoscaler", "reason"],
+            registry=self.registry,
+        )
+        self.scale_patches = Counter(
+            "tasklane_autoscaler_scale_patches",
+            "Changes of a Deployment's replicas, by direction.",
+            ["autoscaler", "direction"],
+            registry=self.registry,
+        )

@@ -1,0 +1,65 @@
+"""A WorkerAutoscaler's spec, read and checked: what the timer needs to decide and act."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tasklane_autoscaler.policy import ScalingSpec
+
+GROUP = "tasklane.io"
+VERSION = "v1"
+PLURAL = "workerautoscalers"
+
+
+@dataclass(frozen=True)
+class AutoscalerSpec:
+    target_deployment: str
+    queues: tuple[str, ...]
+    scaling: ScalingSpec
+    poll_interval_s: float
+    pod_selector: str | None  # None: the Deployment's own selector
+
+
+def parse_spec(spec: Mapping[str, Any]) -> AutoscalerSpec:
+    """Raises ValueError with a readable message for a spec the operator cannot act on (the
+    CRD's schema rejects most of them before they get here)."""
+    target = spec.get("targetDeployment")
+    if not isinstance(target, str) or not target:
+        raise ValueError("spec.targetDeployment must name the worker Deployment")
+    queues = spec.get("queues")
+    if not isinstance(queues, list) or not queues or not all(isinstance(q, str) for q in queues):
+        raise ValueError("spec.queues must list at least one queue name")
+    concurrency = spec.get("concurrency")
+    if not isinstance(concurrency, int) or concurrency < 1:
+        raise ValueError("spec.concurrency must be a positive integer")
+    minimum = int(spec.get("minReplicas", 0))
+    maximum = int(spec.get("maxReplicas", 10))
+    if not 0 <= minimum <= maximum:
+        raise ValueError(f"need 0 <= minReplicas ({minimum}) <= maxReplicas ({maximum})")
+    tasks_per_replica = spec.get("tasksPerReplica")
+    base_window = float(spec.get("scaleDownStabilizationSeconds", 60))
+    scaling = ScalingSpec(
+        concurrency=concurrency,
+        min_replicas=minimum,
+        max_replicas=maximum,
+        tasks_per_replica=int(tasks_per_replica) if tasks_per_replica is not None else None,
+        target_wait_s=float(spec.get("targetWaitSeconds", 0)),
+        scale_down_stabilization_s=base_window,
+        max_stabilization_s=float(
+            spec.get("maxScaleDownStabilizationSeconds", max(300.0, base_window))
+        ),
+        startup_s=float(spec.get("workerStartupSeconds", 30)),
+    )
+    poll = float(spec.get("pollIntervalSeconds", 5))
+    if poll <= 0:
+        raise ValueError("spec.pollIntervalSeconds must be positive")
+    selector = spec.get("podSelector")
+    return AutoscalerSpec(
+        target_deployment=target,
+        queues=tuple(queues),
+        scaling=scaling,
+        poll_interval_s=poll,
+        pod_selector=selector if isinstance(selector, str) and selector else None,
+    )
