@@ -1,0 +1,181 @@
+"""templates/api/: the API Deployment, Service, Ingress, PDB, NetworkPolicy and helm test pod."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import Stack
+
+from tests.chart.render import containers, env_of, one, pod_spec, render
+
+
+class TestApiDeployment:
+    def _deployment(self, values: dict | None = None) -> dict:
+        return one(render(values, show_only=["api/api-deployment.yaml"]), "Deployment")
+
+    def test_runs_the_api_image_listening_on_all_interfaces(self) -> None:
+        deployment = self._deployment({"api": {"replicas": 3}})
+        assert deployment["metadata"]["name"] == "demo-tasklane-api"
+        assert deployment["spec"]["replicas"] == 3
+        (container,) = containers(deployment)
+        assert container["image"] == "tasklane-api:0.1.0"
+        env = env_of(container)
+        assert env["TASKLANE_API_HOST"]["value"] == "0.0.0.0"
+        assert env["TASKLANE_API_PORT"]["value"] == "8000"
+        assert container["envFrom"] == [{"configMapRef": {"name": "demo-tasklane-config"}}]
+
+    def test_probes_liveness_on_healthz_and_readiness_on_readyz(self) -> None:
+        (container,) = containers(self._deployment())
+        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+        assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
+
+    def test_image_registry_and_tag_overrides(self) -> None:
+        (shared,) = containers(self._deployment({"image": {"registry": "ghcr.io/acme/", "tag": "2.0"}}))
+        assert shared["image"] == "ghcr.io/acme/tasklane-api:2.0"
+        (own,) = containers(
+            self._deployment({"image": {"tag": "2.0"}, "api": {"image": {"tag": "2.1"}}})
+        )
+        assert own["image"] == "tasklane-api:2.1"
+
+    def test_rolls_when_the_shared_config_changes(self) -> None:
+        def checksum(values: dict) -> str:
+            annotations = self._deployment(values)["spec"]["template"]["metadata"]["annotations"]
+            return annotations["checksum/config"]
+
+        assert checksum({}) == checksum({})
+        assert checksum({}) != checksum({"config": {"logLevel": "DEBUG"}})
+        assert checksum({}) != checksum({"config": {"visibilityTimeoutSeconds": 7200}})
+
+    def test_rolls_when_the_generated_redis_secret_changes(self) -> None:
+        annotations = self._deployment()["spec"]["template"]["metadata"]["annotations"]
+        assert "checksum/redis-secret" in annotations
+        external = self._deployment({"redis": {"auth": {"existingSecret": "mine"}}})
+        assert "checksum/redis-secret" not in external["spec"]["template"]["metadata"]["annotations"]
+
+    def test_scheduling_keys_pass_through(self) -> None:
+        spec = pod_spec(
+            self._deployment(
+                {"api": {"nodeSelector": {"pool": "web"}, "tolerations": [{"key": "k", "operator": "Exists"}]}}
+            )
+        )
+        assert spec["nodeSelector"] == {"pool": "web"}
+        assert spec["tolerations"] == [{"key": "k", "operator": "Exists"}]
+
+    def test_image_pull_secrets(self) -> None:
+        spec = pod_spec(self._deployment({"image": {"pullSecrets": ["regcred"]}}))
+        assert spec["imagePullSecrets"] == [{"name": "regcred"}]
+        assert "imagePullSecrets" not in pod_spec(self._deployment())
+
+
+class TestApiService:
+    def test_cluster_ip_by_default(self) -> None:
+        service = one(render(show_only=["api/api-service.yaml"]), "Service")
+        assert service["spec"]["type"] == "ClusterIP"
+        assert service["spec"]["ports"] == [
+            {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}
+        ]
+        assert service["spec"]["selector"]["app.kubernetes.io/component"] == "api"
+
+    def test_node_port_for_kind(self) -> None:
+        values = {"api": {"service": {"type": "NodePort", "nodePort": 30080}}}
+        service = one(render(values, show_only=["api/api-service.yaml"]), "Service")
+        assert service["spec"]["type"] == "NodePort"
+        assert service["spec"]["ports"][0]["nodePort"] == 30080
+
+
+class TestApiIngress:
+    def test_off_by_default(self) -> None:
+        assert render(show_only=["api/api-ingress.yaml"]) == []
+
+    def test_routes_the_host_to_the_api_service(self) -> None:
+        values = {"api": {"ingress": {"enabled": True, "host": "t.example", "className": "nginx",
+                                      "tlsSecretName": "t-tls"}}}
+        ingress = one(render(values, show_only=["api/api-ingress.yaml"]), "Ingress")
+        assert ingress["spec"]["ingressClassName"] == "nginx"
+        assert ingress["spec"]["tls"] == [{"hosts": ["t.example"], "secretName": "t-tls"}]
+        (rule,) = ingress["spec"]["rules"]
+        assert rule["host"] == "t.example"
+        backend = rule["http"]["paths"][0]["backend"]["service"]
+        assert backend == {"name": "demo-tasklane-api", "port": {"name": "http"}}
+
+
+class TestApiPodDisruptionBudget:
+    def test_selects_the_api_pods(self) -> None:
+        pdb = one(render(show_only=["api/api-poddisruptionbudget.yaml"]), "PodDisruptionBudget")
+        deployment = one(render(show_only=["api/api-deployment.yaml"]), "Deployment")
+        assert pdb["spec"]["maxUnavailable"] == 1
+        assert pdb["spec"]["selector"] == deployment["spec"]["selector"]
+
+    def test_can_be_switched_off(self) -> None:
+        values = {"api": {"podDisruptionBudget": {"enabled": False}}}
+        assert render(values, show_only=["api/api-poddisruptionbudget.yaml"]) == []
+
+
+class TestApiNetworkPolicy:
+    def test_api_accepts_traffic_from_anywhere_on_its_port_only(self) -> None:
+        policy = one(render(show_only=["api/api-networkpolicy.yaml"]), "NetworkPolicy")
+        assert policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "api"
+        assert policy["spec"]["policyTypes"] == ["Ingress"]
+        assert policy["spec"]["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}]}]
+
+    def test_off_when_network_policies_are_off(self) -> None:
+        values = {"networkPolicy": {"enabled": False}}
+        assert render(values, show_only=["api/api-networkpolicy.yaml"]) == []
+
+
+class TestApiTestPod:
+    def _pod(self, values: dict | None = None) -> dict:
+        return one(render(values, show_only=["api/api-test-pod.yaml"]), "Pod")
+
+    def test_is_a_helm_test_hook(self) -> None:
+        pod = self._pod()
+        assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+        assert pod["spec"]["restartPolicy"] == "Never"
+
+    def test_submits_text_process_through_the_api_service(self) -> None:
+        (container,) = containers(self._pod({"api": {"service": {"port": 8080}}}))
+        assert container["image"] == "tasklane-api:0.1.0"
+        assert env_of(container)["API_URL"]["value"] == "http://demo-tasklane-api:8080"
+        script = container["args"][0]
+        compile(script, "helm-test", "exec")
+        assert '"/v1/tasks/text.process", {"data": "hello"}' in script
+        assert '"SUCCESS"' in script and '{"processed_data": "HELLO"}' in script
+
+    @pytest.mark.slow
+    def test_script_passes_against_a_running_stack(self, stack: Stack) -> None:
+        # The exact script the pod runs, against a real API, worker and Redis.
+        (container,) = containers(self._pod())
+        env = {**os.environ, "API_URL": stack.base_url, "TIMEOUT_S": "60"}
+        done = subprocess.run(
+            [sys.executable, "-c", container["args"][0]],
+            env=env, capture_output=True, text=True, timeout=90, check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "result {'processed_data': 'HELLO'}" in done.stdout
+
+    def test_script_fails_when_the_api_is_unreachable(self) -> None:
+        (container,) = containers(self._pod())
+        env = {**os.environ, "API_URL": "http://127.0.0.1:9", "TIMEOUT_S": "5"}
+        done = subprocess.run(
+            [sys.executable, "-c", container["args"][0]],
+            env=env, capture_output=True, text=True, timeout=30, check=False,
+        )
+        assert done.returncode != 0
+
+    def test_can_be_left_out(self) -> None:
+        assert render({"tests": {"enabled": False}}, show_only=["api/api-test-pod.yaml"]) == []
+
+
+@pytest.mark.parametrize("service_type", ["ClusterIP", "NodePort", "LoadBalancer"])
+def test_notes_tell_how_to_reach_the_api(service_type: str) -> None:
+    from tests.chart.render import notes
+
+    text = notes({"api": {"service": {"type": service_type}}})
+    assert "/v1/tasks/text.process" in text
+    assert "helm test demo --namespace work" in text
+    assert "kubectl scale --namespace work deployment/demo-tasklane-worker-general --replicas=N" in text

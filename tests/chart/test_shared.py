@@ -1,0 +1,60 @@
+"""Top-level templates: the shared ConfigMap, the ServiceAccount and the monitoring objects."""
+
+from __future__ import annotations
+
+from tests.chart.render import COMBINATIONS, of_kind, one, render
+
+
+class TestConfigMap:
+    def test_carries_the_shared_settings_and_no_secret(self) -> None:
+        config = one(render(show_only=["tasklane-configmap.yaml"]), "ConfigMap")
+        assert config["metadata"]["name"] == "demo-tasklane-config"
+        assert config["data"] == {
+            "TASKLANE_ENVIRONMENT": "production",
+            "TASKLANE_LOG_LEVEL": "INFO",
+            "TASKLANE_REDIS_URL": "redis://demo-tasklane-redis:6379/0",
+            "TASKLANE_VISIBILITY_TIMEOUT_S": "3600",
+            "TASKLANE_RESULT_EXPIRES_S": "86400",
+            "TASKLANE_MAX_BODY_BYTES": "65536",
+            "TASKLANE_BEAT_SCHEDULE": "{}",
+        }
+
+    def test_every_tasklane_process_reads_it(self) -> None:
+        objects = render()
+        for deployment in of_kind(objects, "Deployment"):
+            if deployment["metadata"]["name"].endswith("-exporter"):
+                continue
+            container = deployment["spec"]["template"]["spec"]["containers"][0]
+            assert container["envFrom"] == [{"configMapRef": {"name": "demo-tasklane-config"}}]
+
+
+class TestServiceAccount:
+    def test_one_account_without_a_token(self) -> None:
+        account = one(render(show_only=["tasklane-serviceaccount.yaml"]), "ServiceAccount")
+        assert account["automountServiceAccountToken"] is False
+        for deployment in of_kind(render(), "Deployment"):
+            spec = deployment["spec"]["template"]["spec"]
+            assert spec["serviceAccountName"] == account["metadata"]["name"]
+
+
+class TestServiceMonitor:
+    def test_off_by_default(self) -> None:
+        assert of_kind(render(), "ServiceMonitor") == []
+
+    def test_scrapes_the_api_and_the_exporter(self) -> None:
+        objects = render(COMBINATIONS["monitoring-on"])
+        monitors = {m["metadata"]["name"]: m for m in of_kind(objects, "ServiceMonitor")}
+        assert set(monitors) == {"demo-tasklane-api", "demo-tasklane-exporter"}
+        for name, monitor in monitors.items():
+            assert monitor["metadata"]["labels"]["release"] == "kps"
+            service = one(objects, "Service", name)
+            wanted = monitor["spec"]["selector"]["matchLabels"]
+            assert wanted.items() <= service["metadata"]["labels"].items()
+            (endpoint,) = monitor["spec"]["endpoints"]
+            assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
+            assert endpoint["path"] == "/metrics"
+
+    def test_reserved_toggles_are_accepted(self) -> None:
+        # The observability work fills these in; the keys are part of the interface already.
+        values = {"monitoring": {"prometheusRule": {"enabled": True}, "dashboards": {"enabled": True}}}
+        assert of_kind(render(values), "Deployment")

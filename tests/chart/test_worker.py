@@ -1,0 +1,146 @@
+"""templates/worker/: one Deployment (and PDB) per pool, sized against the contract's time
+limits so a scale-down never cuts a task short."""
+
+from __future__ import annotations
+
+import yaml
+from tasklane_contract import CATALOG
+
+from tests.chart.render import CHART_DIR, containers, env_of, of_kind, one, pod_spec, render
+
+DEPLOYMENT = ["worker/worker-deployment.yaml"]
+DEFAULT_POOLS = yaml.safe_load((CHART_DIR / "values.yaml").read_text())["workers"]
+
+
+def _longest_time_limit(queues: list[str]) -> float:
+    return max(s.options.time_limit_s for s in CATALOG.values() if s.queue in queues)
+
+
+class TestWorkerDeployment:
+    def test_one_deployment_per_pool_consuming_its_queues(self) -> None:
+        values = {
+            "workers": [
+                {"name": "fast", "queues": ["default", "email"], "concurrency": 8, "replicas": 3},
+                {"name": "slow", "queues": ["reports"]},
+                {"name": "chores", "queues": ["maintenance"], "replicas": 0},
+            ]
+        }
+        deployments = {d["metadata"]["name"]: d for d in render(values, show_only=DEPLOYMENT)}
+        assert set(deployments) == {
+            "demo-tasklane-worker-fast",
+            "demo-tasklane-worker-slow",
+            "demo-tasklane-worker-chores",
+        }
+        fast = env_of(next(containers(deployments["demo-tasklane-worker-fast"])))
+        assert fast["TASKLANE_WORKER_QUEUES"]["value"] == "default,email"
+        assert fast["TASKLANE_WORKER_CONCURRENCY"]["value"] == "8"
+        slow = env_of(next(containers(deployments["demo-tasklane-worker-slow"])))
+        assert slow["TASKLANE_WORKER_QUEUES"]["value"] == "reports"
+        assert slow["TASKLANE_WORKER_CONCURRENCY"]["value"] == "4"  # workerDefaults
+        assert deployments["demo-tasklane-worker-fast"]["spec"]["replicas"] == 3
+        assert deployments["demo-tasklane-worker-slow"]["spec"]["replicas"] == 1
+        assert deployments["demo-tasklane-worker-chores"]["spec"]["replicas"] == 0
+
+    def test_pools_select_only_their_own_pods(self) -> None:
+        deployments = render(show_only=DEPLOYMENT)
+        selectors = [d["spec"]["selector"]["matchLabels"] for d in deployments]
+        assert len({tuple(sorted(s.items())) for s in selectors}) == len(deployments)
+        for deployment in deployments:
+            labels = deployment["spec"]["template"]["metadata"]["labels"]
+            assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
+
+    def test_null_replicas_leaves_the_field_to_an_autoscaler(self) -> None:
+        values = {"workers": [{"name": "auto", "queues": ["default"], "replicas": None}]}
+        deployment = one(render(values, show_only=DEPLOYMENT), "Deployment")
+        assert "replicas" not in deployment["spec"]
+
+    def test_default_pools_cover_every_queue(self) -> None:
+        covered = {q for pool in DEFAULT_POOLS for q in pool["queues"]}
+        assert covered == {spec.queue for spec in CATALOG.values()}
+
+    def test_grace_period_outlasts_the_longest_task_of_each_default_pool(self) -> None:
+        for deployment in render(show_only=DEPLOYMENT):
+            (container,) = containers(deployment)
+            queues = env_of(container)["TASKLANE_WORKER_QUEUES"]["value"].split(",")
+            grace = pod_spec(deployment)["terminationGracePeriodSeconds"]
+            assert grace > _longest_time_limit(queues), deployment["metadata"]["name"]
+
+    def test_shutdown_timeout_sits_below_the_grace_period(self) -> None:
+        for deployment in render(show_only=DEPLOYMENT):
+            (container,) = containers(deployment)
+            grace = pod_spec(deployment)["terminationGracePeriodSeconds"]
+            shutdown = float(env_of(container)["TASKLANE_SHUTDOWN_TIMEOUT_S"]["value"])
+            assert grace - 30 <= shutdown < grace
+            assert shutdown > _longest_time_limit(
+                env_of(container)["TASKLANE_WORKER_QUEUES"]["value"].split(",")
+            )
+
+    def test_visibility_timeout_exceeds_every_grace_period(self) -> None:
+        objects = render()
+        config = one(objects, "ConfigMap", "demo-tasklane-config")["data"]
+        visibility = int(config["TASKLANE_VISIBILITY_TIMEOUT_S"])
+        for deployment in render(show_only=DEPLOYMENT):
+            assert visibility > pod_spec(deployment)["terminationGracePeriodSeconds"]
+        assert visibility > max(s.options.time_limit_s for s in CATALOG.values())
+
+    def test_liveness_detects_a_hung_worker_through_its_heartbeat(self) -> None:
+        values = {"workerDefaults": {"heartbeatMaxAgeSeconds": 45}}
+        (container,) = containers(render(values, show_only=DEPLOYMENT)[0])
+        command = ["python", "-m", "tasklane_worker.liveness", "--max-age", "45"]
+        for probe in ("startupProbe", "livenessProbe"):
+            assert container[probe]["exec"]["command"] == command
+        heartbeat = env_of(container)["TASKLANE_WORKER_HEARTBEAT_FILE"]["value"]
+        mount = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}["tmp"]
+        assert heartbeat.startswith(mount + "/")
+
+    def test_pool_keys_override_worker_defaults(self) -> None:
+        values = {
+            "workerDefaults": {"resources": {"limits": {"memory": "1Gi"}}},
+            "workers": [
+                {"name": "a", "queues": ["default"],
+                 "resources": {"requests": {"cpu": "2", "memory": "2Gi"},
+                               "limits": {"cpu": "2", "memory": "2Gi"}},
+                 "image": {"repository": "acme/worker", "tag": "9"}},
+                {"name": "b", "queues": ["email"]},
+            ],
+        }
+        a, b = render(values, show_only=DEPLOYMENT)
+        assert next(containers(a))["resources"]["limits"]["memory"] == "2Gi"
+        assert next(containers(a))["image"] == "acme/worker:9"
+        assert next(containers(b))["resources"]["limits"]["memory"] == "1Gi"
+        assert next(containers(b))["image"] == "tasklane-worker:0.1.0"
+
+    def test_workers_reach_redis_with_the_password_by_reference(self) -> None:
+        for deployment in render(show_only=DEPLOYMENT):
+            labels = deployment["spec"]["template"]["metadata"]["labels"]
+            assert labels["tasklane.io/redis-client"] == "true"
+            ref = env_of(next(containers(deployment)))["TASKLANE_REDIS_PASSWORD"]["valueFrom"]
+            assert ref == {"secretKeyRef": {"name": "demo-tasklane-redis", "key": "password"}}
+
+
+class TestWorkerPodDisruptionBudget:
+    def test_one_per_pool_matching_the_deployment(self) -> None:
+        objects = render(show_only=[*DEPLOYMENT, "worker/worker-poddisruptionbudget.yaml"])
+        deployments = of_kind(objects, "Deployment")
+        budgets = {p["metadata"]["name"]: p for p in of_kind(objects, "PodDisruptionBudget")}
+        assert len(budgets) == len(deployments) == len(DEFAULT_POOLS)
+        for deployment in deployments:
+            budget = budgets[deployment["metadata"]["name"]]
+            assert budget["spec"]["selector"] == deployment["spec"]["selector"]
+            assert budget["spec"]["maxUnavailable"] == 1
+
+    def test_a_pool_can_opt_out(self) -> None:
+        values = {"workers": [
+            {"name": "a", "queues": ["default"], "podDisruptionBudget": {"enabled": False}},
+            {"name": "b", "queues": ["email"]},
+        ]}
+        budgets = render(values, show_only=["worker/worker-poddisruptionbudget.yaml"])
+        assert [b["metadata"]["name"] for b in budgets] == ["demo-tasklane-worker-b"]
+
+
+class TestWorkerNetworkPolicy:
+    def test_nothing_connects_to_workers(self) -> None:
+        policy = one(render(show_only=["worker/worker-networkpolicy.yaml"]), "NetworkPolicy")
+        assert policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "worker"
+        assert policy["spec"]["policyTypes"] == ["Ingress"]
+        assert policy["spec"]["ingress"] == []
