@@ -31,3 +31,86 @@ lint: sync ## ruff and mypy
 format: sync ## apply ruff's formatting and safe fixes
 	$(UV) run --no-sync ruff format .
 	$(UV) run --no-sync ruff check --fix .
+
+# --- images, chart and kind ---
+# Images are tagged <chart appVersion>-<git commit> (plus -dirty for uncommitted changes), so a
+# new commit is a new tag and `helm upgrade` rolls the pods. Override with IMAGE_TAG=...
+CHART_DIR := helm/tasklane
+APP_VERSION := $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$$/\1/p' $(CHART_DIR)/Chart.yaml)
+GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+GIT_DIRTY := $(shell git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo -dirty)
+IMAGE_TAG ?= $(APP_VERSION)$(if $(GIT_COMMIT),-$(GIT_COMMIT)$(GIT_DIRTY))
+# Registry prefix for the images, e.g. ghcr.io/acme; empty for local images (kind).
+IMAGE_REGISTRY ?=
+IMAGE_SERVICES := api worker beat
+KIND_CLUSTER ?= tasklane
+KIND_CONFIG := k8s/kind-config.yaml
+# k8s/kind-config.yaml publishes this node port on 127.0.0.1:KIND_API_PORT.
+KIND_NODE_PORT := 30080
+KIND_API_PORT := 8080
+KUBE_NAMESPACE ?= tasklane
+HELM_RELEASE ?= tasklane
+MONITORING ?=
+MONITORING_NAMESPACE := monitoring
+# kube-prometheus-stack chart version for MONITORING=1; empty installs the newest.
+KPS_VERSION ?=
+KUBE_CONTEXT := kind-$(KIND_CLUSTER)
+NO_DOCKER_ENGINE := no Docker engine answers ('docker info' failed): start Docker (or set DOCKER_HOST to a running engine) and retry
+
+.PHONY: images kind-up kind-down
+
+images: ## build the api, worker and beat images, tagged IMAGE_TAG
+	@command -v docker >/dev/null 2>&1 || { echo "make images: the docker CLI is not installed; it and a running Docker engine are needed to build images"; exit 1; }
+	@docker info >/dev/null 2>&1 || { echo "make images: $(NO_DOCKER_ENGINE)"; exit 1; }
+	@set -e; for service in $(IMAGE_SERVICES); do \
+	  image="$(if $(IMAGE_REGISTRY),$(IMAGE_REGISTRY)/)tasklane-$$service:$(IMAGE_TAG)"; \
+	  echo "building $$image"; \
+	  DOCKER_BUILDKIT=1 docker build --file services/$$service/Dockerfile \
+	    --build-arg VERSION=$(APP_VERSION) --build-arg REVISION=$(or $(GIT_COMMIT),unknown) \
+	    --tag "$$image" . ; \
+	done
+
+kind-up: ## local kind cluster running the whole bundle; MONITORING=1 adds kube-prometheus-stack
+	@missing=""; for tool in docker kind kubectl helm; do \
+	  command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; \
+	done; \
+	if [ -n "$$missing" ]; then echo "make kind-up needs these tools on PATH, missing:$$missing"; exit 1; fi
+	@docker info >/dev/null 2>&1 || { echo "make kind-up: $(NO_DOCKER_ENGINE)"; exit 1; }
+	@if kind get clusters 2>/dev/null | grep -qx '$(KIND_CLUSTER)'; then \
+	  echo "kind cluster $(KIND_CLUSTER) exists"; \
+	else \
+	  kind create cluster --name $(KIND_CLUSTER) --config $(KIND_CONFIG) --wait 120s; \
+	fi
+	@$(MAKE) --no-print-directory images IMAGE_REGISTRY= IMAGE_TAG=$(IMAGE_TAG)
+	@for service in $(IMAGE_SERVICES); do \
+	  kind load docker-image --name $(KIND_CLUSTER) tasklane-$$service:$(IMAGE_TAG) || exit 1; \
+	done
+ifeq ($(MONITORING),1)
+	helm upgrade --install kube-prometheus-stack kube-prometheus-stack \
+	  --repo https://prometheus-community.github.io/helm-charts $(if $(KPS_VERSION),--version $(KPS_VERSION)) \
+	  --kube-context $(KUBE_CONTEXT) --namespace $(MONITORING_NAMESPACE) --create-namespace \
+	  --set prometheus.prometheusSpec.serviceMonitorSelectorNilUsesHelmValues=false \
+	  --set prometheus.prometheusSpec.ruleSelectorNilUsesHelmValues=false \
+	  --set grafana.sidecar.dashboards.searchNamespace=ALL \
+	  --wait --timeout 10m
+endif
+	helm upgrade --install $(HELM_RELEASE) $(CHART_DIR) \
+	  --kube-context $(KUBE_CONTEXT) --namespace $(KUBE_NAMESPACE) --create-namespace \
+	  --set image.tag=$(IMAGE_TAG) \
+	  --set api.service.type=NodePort --set api.service.nodePort=$(KIND_NODE_PORT) \
+	  $(if $(filter 1,$(MONITORING)),--set monitoring.serviceMonitor.enabled=true \
+	  --set monitoring.prometheusRule.enabled=true --set monitoring.dashboards.enabled=true \
+	  --set-json 'networkPolicy.metricsFrom=[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"$(MONITORING_NAMESPACE)"}}}]') \
+	  --wait --timeout 10m
+	helm test $(HELM_RELEASE) --kube-context $(KUBE_CONTEXT) --namespace $(KUBE_NAMESPACE) --logs
+	@echo
+	@echo "tasklane API: http://127.0.0.1:$(KIND_API_PORT)  (docs: http://127.0.0.1:$(KIND_API_PORT)/docs)"
+	@echo "try:"
+	@echo "  curl -s -X POST http://127.0.0.1:$(KIND_API_PORT)/v1/tasks/text.process -H 'Content-Type: application/json' -d '{\"data\": \"hello\"}'"
+	@echo "  curl -s http://127.0.0.1:$(KIND_API_PORT)/v1/tasks/<id>"
+	@echo "scale a worker pool: kubectl --context $(KUBE_CONTEXT) -n $(KUBE_NAMESPACE) scale deployment/$(HELM_RELEASE)-worker-general --replicas=3"
+	$(if $(filter 1,$(MONITORING)),@echo "Grafana: kubectl --context $(KUBE_CONTEXT) -n $(MONITORING_NAMESPACE) port-forward svc/kube-prometheus-stack-grafana 3000:80")
+
+kind-down: ## delete the kind cluster of kind-up
+	@command -v kind >/dev/null 2>&1 || { echo "make kind-down needs kind on PATH"; exit 1; }
+	kind delete cluster --name $(KIND_CLUSTER)
