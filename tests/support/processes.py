@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -44,19 +45,27 @@ class ServiceProcess:
         self.wait_for(lambda: text in self.log(), timeout_s)
 
     def signal(self, signum: int) -> None:
+        """Signal the main process only, as Kubernetes does a container's first process."""
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signum)
+            self.process.send_signal(signum)
+
+    def kill_group(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
 
     def stop(self, timeout_s: float = 20.0) -> int:
         self.signal(signal.SIGTERM)
         try:
-            return self.process.wait(timeout_s)
+            code = self.process.wait(timeout_s)
         except subprocess.TimeoutExpired:
-            self.signal(signal.SIGKILL)
-            return self.process.wait()
+            self.kill_group()
+            code = self.process.wait()
+        self.kill_group()  # pool processes left behind by a crash
+        return code
 
     def kill(self) -> None:
-        self.signal(signal.SIGKILL)
+        """SIGKILL the process and everything it started: a node dying under it."""
+        self.kill_group()
         self.process.wait()
 
 

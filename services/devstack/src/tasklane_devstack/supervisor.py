@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -38,14 +39,20 @@ class Supervisor:
         return next((c for c in self.children if c.process.poll() is not None), None)
 
     def stop_all(self, timeout_s: float = 30.0) -> None:
-        """SIGTERM each child's group (workers finish running tasks), then SIGKILL stragglers."""
+        """SIGTERM each child, then SIGKILL what is left of its group.
+
+        SIGTERM goes to the child alone, as Kubernetes sends it to a container's first
+        process: a worker then finishes its running tasks, while a signal to the whole group
+        would reach its pool processes too and cut those tasks short."""
         for child in reversed(self.children):
             if child.process.poll() is None:
-                os.killpg(child.process.pid, signal.SIGTERM)
+                child.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
         for child in self.children:
             try:
                 child.process.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                os.killpg(child.process.pid, signal.SIGKILL)
+                child.process.kill()
                 child.process.wait()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.process.pid, signal.SIGKILL)  # orphans of a crashed child
