@@ -62,9 +62,7 @@ def _chart() -> helm.Chart:
 
 @functools.cache
 def _render_cached(values_json: str, name: str, namespace: str) -> dict[str, str]:
-    return _chart().render(
-        json.loads(values_json), name=name, namespace=namespace, is_install=True
-    )
+    return _chart().render(json.loads(values_json), name=name, namespace=namespace, is_install=True)
 
 
 def render_files(
@@ -99,9 +97,7 @@ def notes(values: Obj | None = None) -> str:
 
 def one(objects: list[Obj], kind: str, name: str | None = None) -> Obj:
     found = [
-        o
-        for o in objects
-        if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)
+        o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)
     ]
     assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
     return found[0]

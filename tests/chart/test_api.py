@@ -8,13 +8,12 @@ import sys
 
 import pytest
 
+from tests.chart.render import Obj, containers, env_of, one, pod_spec, render
 from tests.conftest import Stack
-
-from tests.chart.render import containers, env_of, one, pod_spec, render
 
 
 class TestApiDeployment:
-    def _deployment(self, values: dict | None = None) -> dict:
+    def _deployment(self, values: Obj | None = None) -> Obj:
         return one(render(values, show_only=["api/api-deployment.yaml"]), "Deployment")
 
     def test_runs_the_api_image_listening_on_all_interfaces(self) -> None:
@@ -35,7 +34,9 @@ class TestApiDeployment:
         assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
 
     def test_image_registry_and_tag_overrides(self) -> None:
-        (shared,) = containers(self._deployment({"image": {"registry": "ghcr.io/acme/", "tag": "2.0"}}))
+        (shared,) = containers(
+            self._deployment({"image": {"registry": "ghcr.io/acme/", "tag": "2.0"}})
+        )
         assert shared["image"] == "ghcr.io/acme/tasklane-api:2.0"
         (own,) = containers(
             self._deployment({"image": {"tag": "2.0"}, "api": {"image": {"tag": "2.1"}}})
@@ -43,9 +44,9 @@ class TestApiDeployment:
         assert own["image"] == "tasklane-api:2.1"
 
     def test_rolls_when_the_shared_config_changes(self) -> None:
-        def checksum(values: dict) -> str:
+        def checksum(values: Obj) -> str:
             annotations = self._deployment(values)["spec"]["template"]["metadata"]["annotations"]
-            return annotations["checksum/config"]
+            return str(annotations["checksum/config"])
 
         assert checksum({}) == checksum({})
         assert checksum({}) != checksum({"config": {"logLevel": "DEBUG"}})
@@ -55,12 +56,19 @@ class TestApiDeployment:
         annotations = self._deployment()["spec"]["template"]["metadata"]["annotations"]
         assert "checksum/redis-secret" in annotations
         external = self._deployment({"redis": {"auth": {"existingSecret": "mine"}}})
-        assert "checksum/redis-secret" not in external["spec"]["template"]["metadata"]["annotations"]
+        assert (
+            "checksum/redis-secret" not in external["spec"]["template"]["metadata"]["annotations"]
+        )
 
     def test_scheduling_keys_pass_through(self) -> None:
         spec = pod_spec(
             self._deployment(
-                {"api": {"nodeSelector": {"pool": "web"}, "tolerations": [{"key": "k", "operator": "Exists"}]}}
+                {
+                    "api": {
+                        "nodeSelector": {"pool": "web"},
+                        "tolerations": [{"key": "k", "operator": "Exists"}],
+                    }
+                }
             )
         )
         assert spec["nodeSelector"] == {"pool": "web"}
@@ -93,8 +101,16 @@ class TestApiIngress:
         assert render(show_only=["api/api-ingress.yaml"]) == []
 
     def test_routes_the_host_to_the_api_service(self) -> None:
-        values = {"api": {"ingress": {"enabled": True, "host": "t.example", "className": "nginx",
-                                      "tlsSecretName": "t-tls"}}}
+        values = {
+            "api": {
+                "ingress": {
+                    "enabled": True,
+                    "host": "t.example",
+                    "className": "nginx",
+                    "tlsSecretName": "t-tls",
+                }
+            }
+        }
         ingress = one(render(values, show_only=["api/api-ingress.yaml"]), "Ingress")
         assert ingress["spec"]["ingressClassName"] == "nginx"
         assert ingress["spec"]["tls"] == [{"hosts": ["t.example"], "secretName": "t-tls"}]
@@ -129,7 +145,7 @@ class TestApiNetworkPolicy:
 
 
 class TestApiTestPod:
-    def _pod(self, values: dict | None = None) -> dict:
+    def _pod(self, values: Obj | None = None) -> Obj:
         return one(render(values, show_only=["api/api-test-pod.yaml"]), "Pod")
 
     def test_is_a_helm_test_hook(self) -> None:
@@ -153,7 +169,11 @@ class TestApiTestPod:
         env = {**os.environ, "API_URL": stack.base_url, "TIMEOUT_S": "60"}
         done = subprocess.run(
             [sys.executable, "-c", container["args"][0]],
-            env=env, capture_output=True, text=True, timeout=90, check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=False,
         )
         assert done.returncode == 0, done.stdout + done.stderr
         assert "result {'processed_data': 'HELLO'}" in done.stdout
@@ -163,7 +183,11 @@ class TestApiTestPod:
         env = {**os.environ, "API_URL": "http://127.0.0.1:9", "TIMEOUT_S": "5"}
         done = subprocess.run(
             [sys.executable, "-c", container["args"][0]],
-            env=env, capture_output=True, text=True, timeout=30, check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
         assert done.returncode != 0
 
@@ -178,4 +202,7 @@ def test_notes_tell_how_to_reach_the_api(service_type: str) -> None:
     text = notes({"api": {"service": {"type": service_type}}})
     assert "/v1/tasks/text.process" in text
     assert "helm test demo --namespace work" in text
-    assert "kubectl scale --namespace work deployment/demo-tasklane-worker-general --replicas=N" in text
+    assert (
+        "kubectl scale --namespace work deployment/demo-tasklane-worker-general --replicas=N"
+        in text
+    )

@@ -41,13 +41,24 @@ from tests.chart.render import CHART_DIR, render
             'two worker pools are named "a"',
         ),
         (
-            {"workers": [{"name": "a", "queues": ["reports"], "terminationGracePeriodSeconds": 30,
-                          "shutdownTimeoutSeconds": 30}]},
+            {
+                "workers": [
+                    {
+                        "name": "a",
+                        "queues": ["reports"],
+                        "terminationGracePeriodSeconds": 30,
+                        "shutdownTimeoutSeconds": 30,
+                    }
+                ]
+            },
             "shutdownTimeoutSeconds must be below terminationGracePeriodSeconds",
         ),
         (
-            {"workers": [{"name": "a", "queues": ["reports"],
-                          "terminationGracePeriodSeconds": 4000}]},
+            {
+                "workers": [
+                    {"name": "a", "queues": ["reports"], "terminationGracePeriodSeconds": 4000}
+                ]
+            },
             "visibilityTimeoutSeconds must exceed terminationGracePeriodSeconds",
         ),
         ({"api": {"ingress": {"enabled": True, "host": ""}}}, "needs api.ingress.host"),
@@ -72,7 +83,9 @@ from tests.chart.render import CHART_DIR, render
     ],
 )
 class TestCheckValues:
-    def test_render_fails_with_a_helpful_message(self, values: dict[str, Any], message: str) -> None:
+    def test_render_fails_with_a_helpful_message(
+        self, values: dict[str, Any], message: str
+    ) -> None:
         with pytest.raises(helm.HelmRenderError, match=message):
             render(values)
 
@@ -84,9 +97,11 @@ class TestCheckValuesBehindTheSchema:
         chart_copy = tmp_path / "tasklane"
         shutil.copytree(CHART_DIR, chart_copy)
         (chart_copy / "values.schema.json").unlink()
-        with helm.Chart.load(chart_copy) as chart:
-            with pytest.raises(helm.HelmRenderError, match='unknown queue "emails"'):
-                chart.render({"workers": [{"name": "a", "queues": ["emails"]}]}, name="demo")
+        with (
+            helm.Chart.load(chart_copy) as chart,
+            pytest.raises(helm.HelmRenderError, match='unknown queue "emails"'),
+        ):
+            chart.render({"workers": [{"name": "a", "queues": ["emails"]}]}, name="demo")
 
     def test_known_queues_match_the_contract(self) -> None:
         from tasklane_contract.queues import ALL_QUEUES

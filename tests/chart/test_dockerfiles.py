@@ -26,9 +26,11 @@ def _dockerfile(service: str) -> Path:
 
 def _instructions(text: str) -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
-    joined = re.sub(r"\\\n\s*", " ", "\n".join(
-        line for line in text.splitlines() if not line.lstrip().startswith("#")
-    ))
+    joined = re.sub(
+        r"\\\n\s*",
+        " ",
+        "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#")),
+    )
     found = []
     for line in joined.splitlines():
         if line.strip():
@@ -59,16 +61,22 @@ class TestDockerfile:
     def test_hadolint_passes_at_warning_threshold(self, service: str) -> None:
         done = subprocess.run(
             [_hadolint(), "--failure-threshold", "warning", str(_dockerfile(service))],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert done.returncode == 0, done.stdout + done.stderr
 
     def test_hadolint_would_catch_a_problem(self, service: str, tmp_path: Path) -> None:
         broken = tmp_path / "Dockerfile"
-        broken.write_text(_dockerfile(service).read_text() + "\nRUN cd /tmp && pip install requests\n")
+        broken.write_text(
+            _dockerfile(service).read_text() + "\nRUN cd /tmp && pip install requests\n"
+        )
         done = subprocess.run(
             [_hadolint(), "--failure-threshold", "warning", str(broken)],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert done.returncode != 0
 
@@ -113,17 +121,29 @@ class TestDockerfile:
             elif keyword == "COPY" and not rest.startswith("--from"):
                 *sources, destination = rest.split()
                 for source in sources:
-                    target = workdir / destination / (Path(source).name if destination.endswith("/") else "")
+                    target = (
+                        workdir
+                        / destination
+                        / (Path(source).name if destination.endswith("/") else "")
+                    )
                     target.parent.mkdir(parents=True, exist_ok=True)
                     if (REPO_ROOT / source).is_dir():
-                        shutil.copytree(REPO_ROOT / source, target,
-                                        ignore=shutil.ignore_patterns("__pycache__"))
+                        shutil.copytree(
+                            REPO_ROOT / source, target, ignore=shutil.ignore_patterns("__pycache__")
+                        )
                     else:
                         shutil.copy(REPO_ROOT / source, target)
             elif keyword == "RUN":
                 command = " ".join(w for w in rest.split() if not w.startswith("--mount="))
-                done = subprocess.run(["bash", "-c", command], cwd=workdir, env=env,
-                                      capture_output=True, text=True, check=False, timeout=240)
+                done = subprocess.run(
+                    ["bash", "-c", command],
+                    cwd=workdir,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                    timeout=240,
+                )
                 assert done.returncode == 0, done.stdout + done.stderr
         python = venv / "bin" / "python"
         probe = (
@@ -132,8 +152,13 @@ class TestDockerfile:
             "import tasklane_contract; "
             f"sys.exit(0 if importlib.util.find_spec('{OTHER_MEMBERS[service]}') is None else 3)"
         )
-        done = subprocess.run([str(python), "-c", probe], capture_output=True, text=True,
-                              check=False, env={"PATH": os.environ["PATH"]})
+        done = subprocess.run(
+            [str(python), "-c", probe],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={"PATH": os.environ["PATH"]},
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         # Installed as wheels, not editable: the venv does not point back at the sources.
         pth = list(venv.glob("lib/python*/site-packages/*.pth"))
@@ -149,7 +174,12 @@ class TestDockerignore:
         ]
         assert lines[0] == "*"
         allowed = {line[1:] for line in lines if line.startswith("!")}
-        assert allowed == {"pyproject.toml", "uv.lock", "services/*/pyproject.toml", "services/*/src"}
+        assert allowed == {
+            "pyproject.toml",
+            "uv.lock",
+            "services/*/pyproject.toml",
+            "services/*/src",
+        }
         for service in SERVICES:
             for keyword, rest in _stages(service)[1]:
                 if keyword == "COPY" and not rest.startswith("--from"):

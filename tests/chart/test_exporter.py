@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from tasklane_contract.queues import ALL_QUEUES
-
-from tests.chart.render import COMBINATIONS, containers, env_of, one, render
+from tests.chart.render import COMBINATIONS, Obj, containers, env_of, one, render
 
 DEPLOYMENT = ["exporter/exporter-deployment.yaml"]
 
 
-def _container(values: dict | None = None) -> dict:
+def _container(values: Obj | None = None) -> Obj:
     return next(containers(one(render(values, show_only=DEPLOYMENT), "Deployment")))
 
 
@@ -63,7 +62,9 @@ class TestExporterNetworkPolicy:
 
     def test_listed_scrapers_reach_the_metrics_port(self) -> None:
         values = COMBINATIONS["monitoring-on"]
-        policy = one(render(values, show_only=["exporter/exporter-networkpolicy.yaml"]), "NetworkPolicy")
+        policy = one(
+            render(values, show_only=["exporter/exporter-networkpolicy.yaml"]), "NetworkPolicy"
+        )
         (rule,) = policy["spec"]["ingress"]
         assert rule["from"] == values["networkPolicy"]["metricsFrom"]
         assert rule["ports"] == [{"port": "metrics", "protocol": "TCP"}]

@@ -3,7 +3,7 @@ unknown fields), for the defaults and each combination of values."""
 
 from __future__ import annotations
 
-import kubernetes_validate
+import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 
 from tests.chart.render import COMBINATIONS, KUBE_VERSION, Obj, render

@@ -21,4 +21,6 @@ class TestHelmLint:
     def test_lint_reports_a_schema_violation(self) -> None:
         # Lint must see the values it is given, or a clean report above means nothing.
         report = lint({"api": {"replica": 3}})
-        assert any("replica" in e for e in report["errors"] + [m["error"] for m in report["messages"]])
+        assert any(
+            "replica" in e for e in report["errors"] + [m["error"] for m in report["messages"]]
+        )

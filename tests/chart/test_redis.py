@@ -6,6 +6,7 @@ import base64
 
 from tests.chart.render import (
     COMBINATIONS,
+    Obj,
     containers,
     env_of,
     of_kind,
@@ -57,9 +58,10 @@ class TestRedisStatefulSet:
             }
 
     def test_rolls_when_its_config_changes(self) -> None:
-        def checksum(values: dict) -> str:
+        def checksum(values: Obj) -> str:
             statefulset = one(render(values, show_only=STATEFULSET), "StatefulSet")
-            return statefulset["spec"]["template"]["metadata"]["annotations"]["checksum/redis-config"]
+            annotations = statefulset["spec"]["template"]["metadata"]["annotations"]
+            return str(annotations["checksum/redis-config"])
 
         assert checksum({}) == checksum({})
         assert checksum({}) != checksum({"redis": {"maxmemory": "100mb"}})
@@ -69,8 +71,13 @@ class TestRedisConfigMap:
     def test_append_only_and_never_evicting(self) -> None:
         config = one(render(show_only=["redis/redis-configmap.yaml"]), "ConfigMap")
         lines = {line.strip() for line in config["data"]["redis.conf"].splitlines()}
-        assert {"appendonly yes", "maxmemory-policy noeviction", "maxmemory 200mb",
-                "include /tmp/auth.conf", "dir /data"} <= lines
+        assert {
+            "appendonly yes",
+            "maxmemory-policy noeviction",
+            "maxmemory 200mb",
+            "include /tmp/auth.conf",
+            "dir /data",
+        } <= lines
 
 
 class TestRedisSecret:
@@ -100,7 +107,9 @@ class TestRedisSecret:
 
 class TestRedisService:
     def test_cluster_ip_and_headless_services(self) -> None:
-        services = {s["metadata"]["name"]: s for s in render(show_only=["redis/redis-service.yaml"])}
+        services = {
+            s["metadata"]["name"]: s for s in render(show_only=["redis/redis-service.yaml"])
+        }
         assert services["demo-tasklane-redis"]["spec"]["ports"][0]["port"] == 6379
         assert services["demo-tasklane-redis-headless"]["spec"]["clusterIP"] == "None"
         objects = render()
@@ -109,7 +118,7 @@ class TestRedisService:
 
 
 class TestRedisNetworkPolicy:
-    def _policy(self) -> dict:
+    def _policy(self) -> Obj:
         return one(render(show_only=["redis/redis-networkpolicy.yaml"]), "NetworkPolicy")
 
     def test_selects_the_redis_pods(self) -> None:

@@ -27,7 +27,9 @@ def _all_containers(combination: str) -> list[tuple[str, Obj, Obj]]:
     found = []
     for workload in workloads(render(COMBINATIONS[combination])):
         for container in containers(workload):
-            found.append((f"{workload['metadata']['name']}/{container['name']}", workload, container))
+            found.append(
+                (f"{workload['metadata']['name']}/{container['name']}", workload, container)
+            )
     assert found
     return found
 

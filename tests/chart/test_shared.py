@@ -56,5 +56,7 @@ class TestServiceMonitor:
 
     def test_reserved_toggles_are_accepted(self) -> None:
         # The observability work fills these in; the keys are part of the interface already.
-        values = {"monitoring": {"prometheusRule": {"enabled": True}, "dashboards": {"enabled": True}}}
+        values = {
+            "monitoring": {"prometheusRule": {"enabled": True}, "dashboards": {"enabled": True}}
+        }
         assert of_kind(render(values), "Deployment")

@@ -42,7 +42,9 @@ class TestValuesSchema:
         assert missing == []
 
     def test_every_object_with_properties_refuses_unknown_keys(self) -> None:
-        open_objects = [p for p, o in _objects(SCHEMA) if o.get("additionalProperties") is not False]
+        open_objects = [
+            p for p, o in _objects(SCHEMA) if o.get("additionalProperties") is not False
+        ]
         assert open_objects == []
 
     def test_every_default_value_is_in_the_schema(self) -> None:

@@ -4,8 +4,8 @@ limits so a scale-down never cuts a task short."""
 from __future__ import annotations
 
 import yaml
-from tasklane_contract import CATALOG
 
+from tasklane_contract import CATALOG
 from tests.chart.render import CHART_DIR, containers, env_of, of_kind, one, pod_spec, render
 
 DEPLOYMENT = ["worker/worker-deployment.yaml"]
@@ -97,10 +97,15 @@ class TestWorkerDeployment:
         values = {
             "workerDefaults": {"resources": {"limits": {"memory": "1Gi"}}},
             "workers": [
-                {"name": "a", "queues": ["default"],
-                 "resources": {"requests": {"cpu": "2", "memory": "2Gi"},
-                               "limits": {"cpu": "2", "memory": "2Gi"}},
-                 "image": {"repository": "acme/worker", "tag": "9"}},
+                {
+                    "name": "a",
+                    "queues": ["default"],
+                    "resources": {
+                        "requests": {"cpu": "2", "memory": "2Gi"},
+                        "limits": {"cpu": "2", "memory": "2Gi"},
+                    },
+                    "image": {"repository": "acme/worker", "tag": "9"},
+                },
                 {"name": "b", "queues": ["email"]},
             ],
         }
@@ -130,10 +135,12 @@ class TestWorkerPodDisruptionBudget:
             assert budget["spec"]["maxUnavailable"] == 1
 
     def test_a_pool_can_opt_out(self) -> None:
-        values = {"workers": [
-            {"name": "a", "queues": ["default"], "podDisruptionBudget": {"enabled": False}},
-            {"name": "b", "queues": ["email"]},
-        ]}
+        values = {
+            "workers": [
+                {"name": "a", "queues": ["default"], "podDisruptionBudget": {"enabled": False}},
+                {"name": "b", "queues": ["email"]},
+            ]
+        }
         budgets = render(values, show_only=["worker/worker-poddisruptionbudget.yaml"])
         assert [b["metadata"]["name"] for b in budgets] == ["demo-tasklane-worker-b"]
 
@@ -141,6 +148,8 @@ class TestWorkerPodDisruptionBudget:
 class TestWorkerNetworkPolicy:
     def test_nothing_connects_to_workers(self) -> None:
         policy = one(render(show_only=["worker/worker-networkpolicy.yaml"]), "NetworkPolicy")
-        assert policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "worker"
+        assert (
+            policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "worker"
+        )
         assert policy["spec"]["policyTypes"] == ["Ingress"]
         assert policy["spec"]["ingress"] == []
