@@ -32,11 +32,14 @@ class TestRedisStatefulSet:
         assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"
         assert {"name": "data", "mountPath": "/data"} in container["volumeMounts"]
 
-    def test_runs_as_the_images_redis_user(self) -> None:
+    def test_runs_as_the_same_unprivileged_user_as_everything_else(self) -> None:
         statefulset = one(render(show_only=STATEFULSET), "StatefulSet")
-        assert pod_spec(statefulset)["securityContext"]["runAsUser"] == 999
-        assert pod_spec(statefulset)["securityContext"]["fsGroup"] == 999
-        assert next(containers(statefulset))["securityContext"]["runAsUser"] == 999
+        assert pod_spec(statefulset)["securityContext"]["runAsUser"] == 10001
+        # fsGroup makes the data volume writable for that user.
+        assert pod_spec(statefulset)["securityContext"]["fsGroup"] == 10001
+        assert next(containers(statefulset))["securityContext"]["runAsUser"] == 10001
+        # The image's entrypoint (which would chown and switch users) is not used.
+        assert next(containers(statefulset))["command"] == ["sh", "-c"]
 
     def test_without_persistence_data_lives_on_an_empty_dir(self) -> None:
         values = {"redis": {"persistence": {"enabled": False}}}
