@@ -34,6 +34,18 @@ from tasklane_contract.celery_config import create_celery_app
 TIMER_TICK_S = 1.0
 
 
+def _credentials(settings: kopf.OperatorSettings) -> kopf.ConnectionInfo | None:
+    # In a pod: the service account; on a laptop or in tests: KUBECONFIG.
+    return kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(
+        settings=settings
+    )
+
+
+@kopf.on.login()
+def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo | None:
+    return _credentials(settings)
+
+
 @kopf.on.startup()
 async def start(
     settings: kopf.OperatorSettings,
@@ -41,9 +53,13 @@ async def start(
     logger: logging.Logger | logging.LoggerAdapter[Any],
     **_: Any,
 ) -> None:
-    # Handler successes stay in the log; the Events written are the scaling decisions.
+    # A timer succeeds every tick: its log line must not become an Event each time. The Events
+    # written are the scaling decisions (kopf.event) and warnings.
     settings.posting.level = logging.WARNING
     settings.peering.standalone = True  # one operator replica (Recreate strategy)
+    # The CRD is installed with the chart: no watching of CRDs or namespaces, so the operator
+    # needs no cluster-wide read access beyond what it scales.
+    settings.scanning.disabled = True
     app_settings = Settings()
     own = AutoscalerSettings()
     memo.own_settings = own
@@ -52,9 +68,7 @@ async def start(
     memo.metrics = AutoscalerMetrics()
     if own.metrics_port:
         prometheus_client.start_http_server(own.metrics_port, registry=memo.metrics.registry)
-    info = kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(
-        settings=settings
-    )
+    info = _credentials(settings)
     if info is None:
         raise kopf.PermanentError("no Kubernetes credentials: no service account, no KUBECONFIG")
     memo.kube = KubernetesApi(info)
@@ -120,8 +134,9 @@ async def autoscale(
             )
             await _mark_idle_workers_first(memo, namespace, selector)
         await _set_replicas(memo.kube, namespace, config.target_deployment, decision.desired)
-        kopf.info(
+        kopf.event(  # explicit type: not filtered by the posting level set at startup
             body,
+            type="Normal",
             reason="ScaledUp" if decision.desired > current else "ScaledDown",
             message=f"{config.target_deployment}: {current} -> {decision.desired} replicas "
             f"({decision.reason.value}: {reading.waiting} waiting, {reading.reserved} reserved)",

@@ -1,0 +1,247 @@
+"""The operator run by kopf against KMock (the Kubernetes API emulator) with a real Redis:
+backlog pushed into Redis -> the Deployment's scale patched, status and Events written,
+pod-deletion-cost set before a scale-down, scale to zero held while tasks are reserved."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import kmock
+import kopf
+import pytest
+import pytest_asyncio
+import redis
+
+from tasklane_autoscaler import handlers
+from tests.autoscaler.conftest import free_port
+
+NAMESPACE = "tasklane"
+DEPLOYMENTS = "apps/v1/deployments"
+AUTOSCALERS = "tasklane.io/v1/workerautoscalers"
+PODS = "v1/pods"
+EVENTS = "v1/events"
+PRIORITY_3 = "default\x06\x163"
+
+
+def autoscaler(**spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "tasklane.io/v1",
+        "kind": "WorkerAutoscaler",
+        "metadata": {
+            "name": "workers",
+            "namespace": NAMESPACE,
+            "uid": "uid-workers",
+            "resourceVersion": "1",
+        },
+        "spec": {
+            "targetDeployment": "workers",
+            "queues": ["default"],
+            "concurrency": 4,
+            "minReplicas": 0,
+            "maxReplicas": 10,
+            "pollIntervalSeconds": 1,
+            "scaleDownStabilizationSeconds": 3,
+            "maxScaleDownStabilizationSeconds": 3,
+            "workerStartupSeconds": 1,
+            **spec,
+        },
+    }
+
+
+def deployment(replicas: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "workers", "namespace": NAMESPACE},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "worker"}}},
+        "status": {"replicas": replicas, "readyReplicas": replicas},
+    }
+
+
+def pod(name: str, app: str = "worker") -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": NAMESPACE, "labels": {"app": app}},
+    }
+
+
+def reserve(client: redis.Redis, tag: str, queue: str, started: float) -> None:
+    """What kombu writes when a worker takes a message (acks_late keeps it until done)."""
+    client.hset("unacked", tag, json.dumps([{"body": "", "headers": {}}, queue, queue]))
+    client.zadd("unacked_index", {tag: started})
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true after {timeout} s: {check.__doc__ or check}")
+        await asyncio.sleep(0.2)
+
+
+@pytest.fixture
+def cluster(kmock: kmock.KubernetesEmulator) -> kmock.KubernetesEmulator:
+    kmock.resources[AUTOSCALERS] = kmock.ResourceInfo(
+        kind="WorkerAutoscaler",
+        namespaced=True,
+        subresources={"status"},
+        verbs={"get", "list", "watch", "patch"},
+    )
+    kmock.resources[DEPLOYMENTS] = kmock.ResourceInfo(
+        kind="Deployment", namespaced=True, subresources={"scale", "status"}
+    )
+    kmock.resources[PODS] = kmock.ResourceInfo(kind="Pod", namespaced=True)
+    kmock.resources[EVENTS] = kmock.ResourceInfo(kind="Event", namespaced=True)
+    # Discovered by kopf on any real cluster; it waits for both before watching anything.
+    kmock.resources["v1/namespaces"] = kmock.ResourceInfo(kind="Namespace", namespaced=False)
+    kmock.resources["apiextensions.k8s.io/v1/customresourcedefinitions"] = kmock.ResourceInfo(
+        kind="CustomResourceDefinition", namespaced=False
+    )
+    return kmock
+
+
+@pytest_asyncio.fixture
+async def operator(
+    cluster: kmock.KubernetesEmulator,
+    own_redis_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[int]:
+    """kopf running the tasklane handlers against the emulator; yields the metrics port."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        json.dumps(
+            {  # JSON is YAML
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {"name": "kmock", "cluster": {"server": str(cluster.url).rstrip("/")}}
+                ],
+                "users": [{"name": "kmock", "user": {"token": "test"}}],
+                "contexts": [{"name": "kmock", "context": {"cluster": "kmock", "user": "kmock"}}],
+                "current-context": "kmock",
+            }
+        )
+    )
+    metrics_port = free_port()
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    monkeypatch.setenv("TASKLANE_REDIS_URL", own_redis_url)
+    monkeypatch.setenv("TASKLANE_AUTOSCALER_METRICS_PORT", str(metrics_port))
+    monkeypatch.setenv("TASKLANE_AUTOSCALER_INSPECT_TIMEOUT_SECONDS", "0.3")
+    assert handlers.autoscale is not None  # imported: the handlers are registered
+    stop = asyncio.Event()
+    ready = asyncio.Event()
+    task = asyncio.create_task(
+        kopf.operator(
+            standalone=True,
+            clusterwide=False,
+            namespaces=[NAMESPACE],
+            stop_flag=stop,
+            ready_flag=ready,
+        )
+    )
+    await asyncio.wait_for(ready.wait(), timeout=20)
+    try:
+        yield metrics_port
+    finally:
+        stop.set()
+        # kopf ends its own task by cancellation once the stop flag is seen.
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=20)
+
+
+def replicas(cluster: kmock.KubernetesEmulator) -> int:
+    value: int = cluster.objects[DEPLOYMENTS, NAMESPACE, "workers"]["spec"]["replicas"]
+    return value
+
+
+def status(cluster: kmock.KubernetesEmulator) -> dict[str, Any]:
+    result: dict[str, Any] = cluster.objects[AUTOSCALERS, NAMESPACE, "workers"].get("status", {})
+    return result
+
+
+def event_reasons(cluster: kmock.KubernetesEmulator) -> list[str]:
+    # From the requests: kopf names Events with generateName, which the emulator leaves unset,
+    # so it keeps only the first Event as an object.
+    posted = cluster[kmock.method.POST, kmock.resource("v1/events")]
+    return [request.data.get("reason", "") for request in posted]
+
+
+@pytest.mark.asyncio
+async def test_backlog_scales_the_deployment_up_then_down_safely(
+    cluster: kmock.KubernetesEmulator, own_redis: redis.Redis, operator: int
+) -> None:
+    cluster.objects[DEPLOYMENTS, NAMESPACE, "workers"] = deployment(replicas=1)
+    for name in ("workers-a", "workers-b", "workers-c"):
+        cluster.objects[PODS, NAMESPACE, name] = pod(name)
+    cluster.objects[PODS, NAMESPACE, "api-a"] = pod("api-a", app="api")
+    own_redis.rpush("default", *[b"task"] * 10)
+    own_redis.rpush(PRIORITY_3, *[b"task"] * 3)  # a priority list LLEN default does not see
+    reserve(own_redis, "tag-1", "default", time.time() - 10)
+    reserve(own_redis, "tag-2", "default", time.time() - 10)
+    reserve(own_redis, "tag-other", "email", time.time())  # another queue's: not counted
+
+    cluster.objects[AUTOSCALERS, NAMESPACE, "workers"] = autoscaler()
+
+    # 13 waiting (both lists) + 2 reserved at 4 per replica: at least 4 replicas, at once.
+    await eventually(lambda: replicas(cluster) >= 4)
+    await eventually(lambda: status(cluster).get("desiredReplicas") == replicas(cluster))
+    seen = status(cluster)
+    assert seen["backlog"] == 13
+    assert seen["reserved"] == 2
+    assert seen["reason"] in ("backlog", "steady", "stabilizing")
+    assert "lastScaleTime" in seen
+    await eventually(lambda: "ScaledUp" in event_reasons(cluster))
+    scaled_up_to = replicas(cluster)
+
+    # The queue drains; two tasks still run: down, but never below the replica they need.
+    own_redis.delete("default", PRIORITY_3)
+    await eventually(lambda: replicas(cluster) == 1)
+    assert status(cluster)["reserved"] == 2
+    await eventually(lambda: "ScaledDown" in event_reasons(cluster))
+    costs = {
+        name: cluster.objects[PODS, NAMESPACE, name]["metadata"].get("annotations", {})
+        for name in ("workers-a", "workers-b", "workers-c", "api-a")
+    }
+    # No worker answered Celery's inspect: each pod runs nothing as far as the operator knows.
+    for name in ("workers-a", "workers-b", "workers-c"):
+        assert costs[name] == {"controller.kubernetes.io/pod-deletion-cost": "0"}
+    assert costs["api-a"] == {}  # not the Deployment's pod: left alone
+
+    # Held at one replica while anything is reserved, however long the window has passed.
+    await asyncio.sleep(4)
+    assert replicas(cluster) == 1
+    assert status(cluster)["desiredReplicas"] == 1
+
+    # The tasks finish: now it may go to zero.
+    own_redis.delete("unacked", "unacked_index")
+    await eventually(lambda: replicas(cluster) == 0)
+    assert scaled_up_to >= 4
+
+    metrics = httpx.get(f"http://127.0.0.1:{operator}/metrics").text
+    assert 'tasklane_autoscaler_reserved{autoscaler="tasklane/workers",queue="default"}' in metrics
+    assert 'tasklane_autoscaler_desired_replicas{autoscaler="tasklane/workers"} 0.0' in metrics
+    assert (
+        'tasklane_autoscaler_decisions_total{autoscaler="tasklane/workers",reason="backlog"}'
+        in (metrics)
+    )
+
+
+@pytest.mark.asyncio
+async def test_invalid_spec_is_reported_not_acted_on(
+    cluster: kmock.KubernetesEmulator, own_redis: redis.Redis, operator: int
+) -> None:
+    cluster.objects[DEPLOYMENTS, NAMESPACE, "workers"] = deployment(replicas=2)
+    own_redis.rpush("default", *[b"task"] * 50)
+    cluster.objects[AUTOSCALERS, NAMESPACE, "workers"] = autoscaler(minReplicas=5, maxReplicas=3)
+    await asyncio.sleep(3)
+    assert replicas(cluster) == 2
+    assert "desiredReplicas" not in status(cluster)
