@@ -52,7 +52,7 @@ def test_report_generate_round_trip(client: httpx.Client) -> None:
 
 
 def test_progress_is_visible_while_the_report_runs(client: httpx.Client) -> None:
-    task_id = submit(client, "report.generate", {"rows": 60, "seconds_per_row": 0.05})
+    task_id = submit(client, "report.generate", {"rows": 600, "seconds_per_row": 0.005})
     midway = wait_for_status(client, task_id, {"PROGRESS"})
     assert 0 <= midway["progress"] < 100
     later = eventually(
@@ -64,7 +64,7 @@ def test_progress_is_visible_while_the_report_runs(client: httpx.Client) -> None
         ),
         timeout_s=10,
     )
-    assert later["progress_message"].endswith("/60 rows")
+    assert later["progress_message"].endswith("/600 rows")
     done = wait_for_status(client, task_id, {"SUCCESS", "FAILURE"})
     assert done["status"] == "SUCCESS"
     assert done["progress"] == 100.0

@@ -28,8 +28,15 @@ def test_argument_models_refuse_unknown_fields() -> None:
 def test_bounds() -> None:
     with pytest.raises(ValidationError):
         SleepArgs(seconds=1000)
-    with pytest.raises(ValidationError, match="within 540s"):
+    with pytest.raises(ValidationError, match="seconds_per_row"):
         GenerateReportArgs(rows=10_000, seconds_per_row=0.1)
+    with pytest.raises(ValidationError, match="rows"):
+        GenerateReportArgs(rows=100_001)
+    assert GenerateReportArgs(rows=9.0).rows == 9  # JSON Schema's integer
+    with pytest.raises(ValidationError):
+        GenerateReportArgs(rows=True)
+    with pytest.raises(ValidationError):
+        GenerateReportArgs(rows="9")
     assert GenerateReportArgs(rows=100).seconds_per_row == 0.001
 
 

@@ -14,10 +14,12 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from tasklane_api import method_not_allowed, openapi
 from tasklane_api.metrics import ApiMetrics, RequestMetricsMiddleware
 from tasklane_api.publisher import CeleryPublisher
 from tasklane_api.routes import catalog, health, queues, tasks
 from tasklane_api.task_store import TaskStore
+from tasklane_contract.catalog import CATALOG
 from tasklane_contract.celery_config import create_celery_app
 from tasklane_contract.settings import Settings
 
@@ -61,6 +63,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     for module in (tasks, catalog, queues, health):
         app.include_router(module.router)
+    openapi.install(app, CATALOG)
+    method_not_allowed.install(app)
 
     async def broker_unavailable(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(

@@ -7,7 +7,7 @@ MAX_SLEEP_S = 300.0
 
 
 class SleepArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     seconds: float = Field(ge=0, le=MAX_SLEEP_S, description="How long the task sleeps.")
 

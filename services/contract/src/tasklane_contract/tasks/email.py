@@ -2,17 +2,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tasklane_contract import queues
 from tasklane_contract.spec import TaskOptions, TaskSpec
+from tasklane_contract.types import JsonInt
+
+# No `\s`: it means different things to pydantic's regex engine and to JSON Schema's.
+ADDRESS = r"^[^@\x00-\x20]+@[^@\x00-\x20]+\.[^@\x00-\x20]+$"
 
 
 class SendEmailArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    to: str = Field(
-        max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description="Recipient address."
-    )
+    to: str = Field(max_length=254, pattern=ADDRESS, description="Recipient address.")
     subject: str = Field(max_length=998)
-    body: str = Field(max_length=100_000)
-    simulate_transient_failures: int = Field(
+    body: str = Field(max_length=50_000)  # fits within the default TASKLANE_MAX_BODY_BYTES
+    simulate_transient_failures: JsonInt = Field(
         0,
         ge=0,
         le=10,

@@ -5,7 +5,7 @@ from tasklane_contract.spec import TaskOptions, TaskSpec
 
 
 class CleanupArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class CleanupResult(BaseModel):

@@ -5,7 +5,7 @@ from tasklane_contract.spec import TaskOptions, TaskSpec
 
 
 class ProcessTextArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     data: str = Field(max_length=10_000, description="Text to process.")
 
