@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import signal
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from kombu import Connection, Exchange, Producer
+from kombu.connection import Connection
+from kombu.entity import Exchange
+from kombu.messaging import Producer
 
 from tasklane_devstack.ports import free_port
 from tasklane_devstack.redis_server import RedisServer
@@ -18,10 +21,9 @@ from tests.support.processes import ServiceProcess, start_api, start_worker
 
 
 @pytest.fixture
-def appendonly_redis(tmp_path: Path) -> RedisServer:
-    server = RedisServer(free_port(), tmp_path / "redis", appendonly=True).start()
-    yield server  # type: ignore[misc]
-    server.cleanup()
+def appendonly_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    with RedisServer(free_port(), tmp_path / "redis", appendonly=True) as server:
+        yield server
 
 
 def submit_all(http: httpx.Client, name: str, bodies: list[dict[str, object]]) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
@@ -38,5 +39,5 @@ def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-def test_api_conforms_to_its_schema(case: schemathesis.Case, api_url: str) -> None:
+def test_api_conforms_to_its_schema(case: schemathesis.Case[Any], api_url: str) -> None:
     case.call_and_validate(base_url=api_url)
