@@ -79,11 +79,11 @@ def reserve(client: redis.Redis, tag: str, queue: str, started: float) -> None:
     client.zadd("unacked_index", {tag: started})
 
 
-async def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
+async def eventually(check: Callable[[], bool], within_s: float = 20.0) -> None:
+    deadline = time.monotonic() + within_s
     while not check():
         if time.monotonic() > deadline:
-            raise AssertionError(f"not true after {timeout} s: {check.__doc__ or check}")
+            raise AssertionError(f"not true after {within_s} s: {check}")
         await asyncio.sleep(0.2)
 
 
@@ -226,7 +226,8 @@ async def test_backlog_scales_the_deployment_up_then_down_safely(
     await eventually(lambda: replicas(cluster) == 0)
     assert scaled_up_to >= 4
 
-    metrics = httpx.get(f"http://127.0.0.1:{operator}/metrics").text
+    async with httpx.AsyncClient() as client:
+        metrics = (await client.get(f"http://127.0.0.1:{operator}/metrics")).text
     assert 'tasklane_autoscaler_reserved{autoscaler="tasklane/workers",queue="default"}' in metrics
     assert 'tasklane_autoscaler_desired_replicas{autoscaler="tasklane/workers"} 0.0' in metrics
     assert (

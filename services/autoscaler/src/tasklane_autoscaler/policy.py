@@ -88,6 +88,7 @@ class PolicyState:
     busy_until: float | None = None  # last time anything was reserved or waiting
     last_scale_down: tuple[float, int, int] | None = None  # (time, from replicas, to replicas)
     last_regret: float | None = None
+    observing_since: float | None = None  # no scale-down before a whole window was watched
 
 
 @dataclass(frozen=True)
@@ -179,8 +180,8 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
     growth = demand_growth_per_s(state.samples, obs.time, demand, span=2 * spec.startup_s)
     projected = needing_slots + max(0.0, growth) * spec.startup_s
     wanted = math.ceil(projected / spec.replica_demand)
-    if obs.waiting > 0 and wanted <= math.ceil(obs.reserved / spec.concurrency) < obs.waiting:
-        wanted = max(wanted, 1)
+    if obs.waiting > 0:
+        wanted = max(wanted, 1)  # waiting work always has a replica to go to
     patient = (
         spec.target_wait_s > 0
         and backlog_since is not None
@@ -189,6 +190,7 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
     if patient:
         # The backlog is younger than the wait the user accepts: size for what runs, not for it.
         wanted = math.ceil(obs.reserved / spec.replica_demand)
+    raw_wanted = wanted
     wanted = max(spec.min_replicas, min(spec.max_replicas, wanted))
 
     window = adapted_window(state, spec, obs.time, wanted if wanted > obs.replicas else 0)
@@ -196,8 +198,14 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
     window_peak = max([s.wanted for s in state.samples if s.time > obs.time - window] + [wanted])
     floor = running_floor(obs.reserved, obs.waiting, spec.concurrency)
 
+    observing_since = state.observing_since if state.observing_since is not None else obs.time
+    watched_whole_window = obs.time - observing_since >= window
+
     if wanted > obs.replicas:
-        desired, reason = wanted, Reason.SCALE_UP
+        desired, reason = wanted, Reason.SCALE_UP if raw_wanted >= wanted else Reason.BOUNDS
+    elif window_peak < obs.replicas and not watched_whole_window:
+        # Just started (or restarted): what happened before is unknown, so hold for a window.
+        desired, reason = obs.replicas, Reason.STABILIZING
     elif window_peak < obs.replicas:
         desired, reason = window_peak, Reason.SCALE_DOWN
     elif wanted < obs.replicas:
@@ -228,5 +236,6 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
             (obs.time, obs.replicas, desired) if desired < obs.replicas else state.last_scale_down
         ),
         last_regret=obs.time if regretted else state.last_regret,
+        observing_since=observing_since,
     )
     return Decision(desired=desired, reason=reason, demand=demand, window_s=window, state=new_state)

@@ -1,0 +1,181 @@
+"""The scaling policy, called directly: fast up, safe down, bounds, and its adaptive parts."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from tasklane_autoscaler.policy import (
+    Observation,
+    PolicyState,
+    Reason,
+    ScalingSpec,
+    decide,
+    running_floor,
+)
+
+SPEC = ScalingSpec(
+    concurrency=4, min_replicas=0, max_replicas=20, scale_down_stabilization_s=60, startup_s=20
+)
+
+
+def run(observations: list[Observation], spec: ScalingSpec = SPEC) -> list[tuple[int, Reason]]:
+    """Feed observations in order, each seeing the replicas the previous decision set."""
+    state = PolicyState()
+    replicas = observations[0].replicas
+    results = []
+    for obs in observations:
+        decision = decide(replace(obs, replicas=replicas), spec, state)
+        state, replicas = decision.state, decision.desired
+        results.append((decision.desired, decision.reason))
+    return results
+
+
+@pytest.mark.parametrize(
+    ("obs", "spec", "desired", "reason"),
+    [
+        pytest.param(Observation(0, 0, 0, 0), SPEC, 0, Reason.STEADY, id="idle-at-zero"),
+        pytest.param(Observation(0, 20, 0, 1), SPEC, 5, Reason.SCALE_UP, id="backlog-at-once"),
+        pytest.param(Observation(0, 1, 0, 0), SPEC, 1, Reason.SCALE_UP, id="one-task-from-zero"),
+        pytest.param(Observation(0, 18, 4, 1), SPEC, 6, Reason.SCALE_UP, id="waiting-plus-reserved"),
+        pytest.param(Observation(0, 500, 0, 3), SPEC, 20, Reason.SCALE_UP, id="capped-at-max"),
+        pytest.param(
+            Observation(0, 0, 0, 0),
+            replace(SPEC, min_replicas=2),
+            2,
+            Reason.BOUNDS,
+            id="raised-to-min",
+        ),
+        pytest.param(
+            Observation(0, 0, 3, 1), SPEC, 1, Reason.STEADY, id="reserved-keeps-its-replica"
+        ),
+        pytest.param(
+            Observation(0, 40, 0, 1),
+            replace(SPEC, tasks_per_replica=10),
+            4,
+            Reason.SCALE_UP,
+            id="tasks-per-replica",
+        ),
+    ],
+)
+def test_single_decision(obs: Observation, spec: ScalingSpec, desired: int, reason: Reason) -> None:
+    decision = decide(obs, spec)
+    assert (decision.desired, decision.reason) == (desired, reason)
+
+
+def test_a_fresh_start_holds_for_a_window_before_any_scale_down() -> None:
+    # After an operator restart the past is unknown: the replicas there may be needed.
+    assert decide(Observation(0, 0, 0, 8), SPEC).desired == 8
+
+
+def test_scale_down_waits_for_the_window_then_goes_to_what_runs() -> None:
+    results = run(
+        [
+            Observation(0, 36, 4, 1),  # 40 tasks: 10 replicas
+            Observation(5, 0, 10, 10),  # drained, 10 still running: hold
+            Observation(30, 0, 10, 10),
+            Observation(70, 0, 10, 10),  # the window is over: down to what 10 tasks need
+        ]
+    )
+    assert results[0] == (10, Reason.SCALE_UP)
+    assert results[1] == (10, Reason.STABILIZING)
+    assert results[2] == (10, Reason.STABILIZING)
+    assert results[3] == (3, Reason.SCALE_DOWN)  # ceil(10 / 4), not fewer
+
+
+def test_never_below_the_replicas_reserved_tasks_occupy() -> None:
+    # More tasks per replica than slots: demand alone would ask for 1, the running 9 need 3.
+    spec = replace(SPEC, tasks_per_replica=16)
+    watched = decide(Observation(0, 0, 9, 5), spec).state
+    decision = decide(Observation(100, 0, 9, 5), spec, watched)
+    assert decision.desired == 3
+    assert decision.reason is Reason.RUNNING_TASKS
+    assert running_floor(reserved=9, waiting=0, concurrency=4) == 3
+
+
+def test_never_to_zero_while_anything_is_reserved_or_waiting() -> None:
+    watched = decide(Observation(0, 0, 0, 1), SPEC).state
+    assert decide(Observation(1000, 0, 1, 1), SPEC, watched).desired == 1
+    assert decide(Observation(1000, 1, 0, 1), SPEC, watched).desired == 1
+    assert decide(Observation(1000, 0, 0, 1), SPEC, watched).desired == 0
+    assert running_floor(reserved=0, waiting=1, concurrency=4) == 1
+    assert running_floor(reserved=0, waiting=0, concurrency=4) == 0
+
+
+def test_zero_only_after_a_longer_idle_spell() -> None:
+    results = run(
+        [
+            Observation(0, 1, 0, 0),
+            Observation(5, 0, 1, 1),  # last busy at 5 s
+            Observation(10, 0, 0, 1),
+            Observation(30, 0, 0, 1),  # 25 s idle: the 10 s window is over, two startups not
+            Observation(50, 0, 0, 1),  # 45 s idle
+        ],
+        replace(SPEC, scale_down_stabilization_s=10),
+    )
+    assert [desired for desired, _ in results] == [1, 1, 1, 1, 0]
+    assert results[3][1] is Reason.IDLE_BEFORE_ZERO
+
+
+def test_backlog_the_ready_replicas_will_reach_soon_adds_none() -> None:
+    # 10 ready replicas x 4 slots, tasks of ~0.2 s: 40 waiting are gone in a fraction of a
+    # startup; new replicas would arrive to an empty queue.
+    spec = replace(SPEC, scale_down_stabilization_s=300)
+    state = decide(Observation(0, 0, 20, 10, ready=10, running_mean_age_s=0.1), spec).state
+    decision = decide(Observation(5, 40, 20, 10, ready=10, running_mean_age_s=0.1), spec, state)
+    assert decision.desired == 10
+    # The same backlog of minute-long tasks does need more replicas.
+    state = decide(Observation(0, 0, 20, 10, ready=10, running_mean_age_s=30), spec).state
+    decision = decide(Observation(5, 40, 20, 10, ready=10, running_mean_age_s=30), spec, state)
+    assert decision.desired > 10
+
+
+def test_growing_demand_is_met_one_startup_ahead() -> None:
+    observations = [Observation(t, 0, 2 * t // 5, 10) for t in range(0, 30, 5)]
+    desired, _ = run(observations)[-1]
+    # 10 tasks now, growing 2 per 5 s: sized for ~18 tasks 20 s on, not for 10.
+    assert desired >= 5
+
+
+def test_window_doubles_when_let_go_capacity_is_needed_again() -> None:
+    spec = replace(SPEC, scale_down_stabilization_s=30, max_stabilization_s=240)
+    burst = Observation(0, 40, 0, 1)
+    state = PolicyState()
+    replicas = 1
+    windows = []
+    for cycle in range(4):
+        t0 = cycle * 60.0  # the next burst comes 20 s after the scale-down
+        for obs in (
+            replace(burst, time=t0),
+            Observation(t0 + 40, 0, 0, replicas),  # idle since the burst: let go
+            Observation(t0 + 50, 0, 0, replicas),
+        ):
+            decision = decide(replace(obs, replicas=replicas), spec, state)
+            state, replicas = decision.state, decision.desired
+        windows.append(decision.window_s)
+    assert windows[0] == 30
+    assert windows[-1] > windows[0]
+    assert max(windows) <= 240
+
+
+def test_target_wait_lets_a_young_backlog_wait() -> None:
+    spec = replace(SPEC, target_wait_s=30)
+    first = decide(Observation(0, 20, 4, 1), spec)
+    assert first.desired == 1
+    later = decide(Observation(40, 20, 4, 1), spec, first.state)
+    assert later.desired == 6
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"concurrency": 0},
+        {"concurrency": 4, "min_replicas": 5, "max_replicas": 3},
+        {"concurrency": 4, "tasks_per_replica": 0},
+        {"concurrency": 4, "scale_down_stabilization_s": -1},
+    ],
+)
+def test_impossible_specs_are_refused(kwargs: dict[str, int]) -> None:
+    with pytest.raises(ValueError):
+        ScalingSpec(**kwargs)  # type: ignore[arg-type]
