@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import json
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -140,3 +142,28 @@ def validate_schema(values: Obj) -> None:
 
 def lint(values: Obj | None = None) -> dict[str, Any]:
     return helm.lint(CHART_DIR, values, strict=True, kube_version=f"v{KUBE_VERSION}")
+
+
+def values_from_command(command: str) -> Obj:
+    """The values a `helm install/upgrade` command line passes with --set and --set-json."""
+    values: Obj = {}
+    for flag, argument in itertools.pairwise(shlex.split(command)):
+        if flag == "--set":
+            update = helm.parse_set_string(argument)
+        elif flag == "--set-json":
+            key, _, raw = argument.partition("=")
+            update = json.loads(raw)
+            for part in reversed(key.split(".")):
+                update = {part: update}
+        else:
+            continue
+        _merge(values, update)
+    return values
+
+
+def _merge(into: Obj, update: Obj) -> None:
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value

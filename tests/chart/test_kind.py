@@ -3,21 +3,17 @@ chart. No Docker or cluster is needed: the Makefile is run with tools missing, a
 
 from __future__ import annotations
 
-import itertools
-import json
 import os
 import re
-import shlex
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import helm_python as helm
 import pytest
 import yaml
 
-from tests.chart.render import REPO_ROOT, of_kind, one, render
+from tests.chart.render import REPO_ROOT, of_kind, one, render, values_from_command
 
 MAKEFILE = (REPO_ROOT / "Makefile").read_text()
 # What a Makefile recipe needs besides the tools under test.
@@ -62,31 +58,7 @@ def _helm_upgrade_values(dry_run: str) -> dict[str, Any]:
         for line in dry_run.replace("\\\n", " ").splitlines()
         if line.startswith("helm upgrade --install") and "helm/tasklane" in line
     )
-    words = shlex.split(command)
-    values: dict[str, Any] = {}
-    for flag, argument in itertools.pairwise(words):
-        if flag == "--set":
-            update = helm.parse_set_string(argument)
-        elif flag == "--set-json":
-            key, _, raw = argument.partition("=")
-            update = {}
-            cursor = update
-            *parents, leaf = key.split(".")
-            for part in parents:
-                cursor = cursor.setdefault(part, {})
-            cursor[leaf] = json.loads(raw)
-        else:
-            continue
-        _merge(values, update)
-    return values
-
-
-def _merge(into: dict[str, Any], update: dict[str, Any]) -> None:
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
-        else:
-            into[key] = value
+    return values_from_command(command)
 
 
 class TestKindConfig:
