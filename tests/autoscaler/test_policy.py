@@ -38,7 +38,9 @@ def run(observations: list[Observation], spec: ScalingSpec = SPEC) -> list[tuple
         pytest.param(Observation(0, 0, 0, 0), SPEC, 0, Reason.STEADY, id="idle-at-zero"),
         pytest.param(Observation(0, 20, 0, 1), SPEC, 5, Reason.SCALE_UP, id="backlog-at-once"),
         pytest.param(Observation(0, 1, 0, 0), SPEC, 1, Reason.SCALE_UP, id="one-task-from-zero"),
-        pytest.param(Observation(0, 18, 4, 1), SPEC, 6, Reason.SCALE_UP, id="waiting-plus-reserved"),
+        pytest.param(
+            Observation(0, 18, 4, 1), SPEC, 6, Reason.SCALE_UP, id="waiting-plus-reserved"
+        ),
         pytest.param(Observation(0, 500, 0, 3), SPEC, 20, Reason.SCALE_UP, id="capped-at-max"),
         pytest.param(
             Observation(0, 0, 0, 0),
