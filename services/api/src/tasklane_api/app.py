@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from kombu.exceptions import OperationalError as BrokerError
 from redis.asyncio.retry import Retry
@@ -15,8 +15,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tasklane_api import method_not_allowed, openapi
+from tasklane_api.api_keys import ApiKeys, require_api_key
 from tasklane_api.metrics import ApiMetrics, RequestMetricsMiddleware
 from tasklane_api.publisher import CeleryPublisher
+from tasklane_api.rate_limit import RateLimiter
 from tasklane_api.routes import catalog, health, queues, tasks
 from tasklane_api.task_store import TaskStore
 from tasklane_contract.catalog import CATALOG
@@ -39,6 +41,7 @@ def create_redis(settings: Settings) -> aioredis.Redis:
 
 def create_app(settings: Settings) -> FastAPI:
     metrics = ApiMetrics()
+    api_keys = ApiKeys([key.get_secret_value() for key in settings.api_keys])
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -49,6 +52,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.store = TaskStore(client, ttl_s=settings.result_expires_s)
         app.state.publisher = CeleryPublisher(celery_app)
         app.state.metrics = metrics
+        app.state.api_keys = api_keys
+        app.state.rate_limiter = RateLimiter(client, settings.rate_limit_per_minute)
         try:
             yield
         finally:
@@ -61,9 +66,10 @@ def create_app(settings: Settings) -> FastAPI:
         summary="Submit background tasks by name, follow them, read their results.",
         lifespan=lifespan,
     )
-    for module in (tasks, catalog, queues, health):
-        app.include_router(module.router)
-    openapi.install(app, CATALOG)
+    for module in (tasks, catalog, queues):
+        app.include_router(module.router, dependencies=[Depends(require_api_key)])
+    app.include_router(health.router)  # probes and scrapes need no key
+    openapi.install(app, CATALOG, secured=api_keys.required)
     method_not_allowed.install(app)
 
     async def broker_unavailable(request: Request, exc: Exception) -> JSONResponse:

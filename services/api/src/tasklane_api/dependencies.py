@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 
 from tasklane_api.metrics import ApiMetrics
 from tasklane_api.publisher import CeleryPublisher
+from tasklane_api.rate_limit import RateLimiter
 from tasklane_api.task_store import TaskStore
 from tasklane_contract.settings import Settings
 
@@ -38,8 +39,14 @@ def get_metrics(request: Request) -> ApiMetrics:
     return metrics
 
 
+def get_rate_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RedisDep = Annotated[aioredis.Redis, Depends(get_redis)]
 StoreDep = Annotated[TaskStore, Depends(get_store)]
 PublisherDep = Annotated[CeleryPublisher, Depends(get_publisher)]
 MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
+RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]

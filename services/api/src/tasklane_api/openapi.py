@@ -20,7 +20,12 @@ SUBMIT_RESPONSES: dict[str, tuple[str, str]] = {
     "409": ("Problem", "Idempotency-Key reused with other arguments."),
     "413": ("Problem", "Body larger than TASKLANE_MAX_BODY_BYTES."),
     "422": ("Problem", "Arguments do not match the task's model."),
+    "429": ("Problem", "Over TASKLANE_RATE_LIMIT_PER_MINUTE; see Retry-After."),
     "503": ("Problem", "Redis is unreachable; see Retry-After."),
+}
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer"},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
 }
 
 
@@ -76,12 +81,28 @@ def add_task_operations(schema: dict[str, Any], catalog: Mapping[str, TaskSpec])
     return schema
 
 
-def install(app: FastAPI, catalog: Mapping[str, TaskSpec]) -> None:
+def require_keys(schema: dict[str, Any]) -> dict[str, Any]:
+    """Every /v1 operation needs an API key and may answer 401."""
+    schema["components"]["securitySchemes"] = SECURITY_SCHEMES
+    unauthorized = {
+        "description": "Missing or unknown API key.",
+        "content": {"application/json": {"schema": ref("Problem")}},
+    }
+    for path, operations in schema["paths"].items():
+        if path.startswith("/v1/"):
+            for operation in operations.values():
+                operation["security"] = [{"bearer": []}, {"apiKey": []}]
+                operation["responses"]["401"] = unauthorized
+    return schema
+
+
+def install(app: FastAPI, catalog: Mapping[str, TaskSpec], *, secured: bool) -> None:
     build_default = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = add_task_operations(build_default(), catalog)
+            schema = add_task_operations(build_default(), catalog)
+            app.openapi_schema = require_keys(schema) if secured else schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     )
     api_host: str = Field("127.0.0.1", description="Address the API listens on.")
     api_port: int = Field(8000, ge=1, le=65535, description="Port the API listens on.")
+    api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        (),
+        description="API keys the /v1 routes require, comma separated; empty means open.",
+    )
+    rate_limit_per_minute: int = Field(
+        0, ge=0, description="Submissions each client may make per minute; 0 means no limit."
+    )
     worker_concurrency: int = Field(4, ge=1, le=256, description="Task processes per worker.")
     worker_queues: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="Queues a worker consumes, comma separated; empty means every queue."
@@ -71,9 +78,9 @@ class Settings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @field_validator("worker_queues", mode="before")
+    @field_validator("worker_queues", "api_keys", mode="before")
     @classmethod
-    def _split_queues(cls, value: object) -> object:
+    def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(q.strip() for q in value.split(",") if q.strip())
         return value

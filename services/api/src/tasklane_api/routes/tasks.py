@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
 
 from tasklane_api.arguments import InvalidArguments, parse_arguments
 from tasklane_api.body import BodyTooLarge, read_body
-from tasklane_api.dependencies import MetricsDep, PublisherDep, SettingsDep, StoreDep
+from tasklane_api.dependencies import (
+    MetricsDep,
+    PublisherDep,
+    RateLimiterDep,
+    SettingsDep,
+    StoreDep,
+)
+from tasklane_api.rate_limit import client_identity
 from tasklane_api.schemas import Problem, TaskAccepted, TaskList, TaskStatus
 from tasklane_api.status import FINISHED_STATES, task_status
 from tasklane_api.submission import SubmissionLost, submit
@@ -40,12 +48,21 @@ async def submit_task(
     store: StoreDep,
     publisher: PublisherDep,
     metrics: MetricsDep,
+    rate_limiter: RateLimiterDep,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> TaskAccepted:
     spec = get_spec(name)
     if spec is None:
         metrics.rejected.labels("unknown", "unknown_task").inc()
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no task type named {name!r}")
+    retry_after = await rate_limiter.retry_after(client_identity(request), time.time())
+    if retry_after is not None:
+        metrics.rejected.labels(name, "rate_limited").inc()
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"over {rate_limiter.per_minute} submissions per minute; retry in {retry_after}s",
+            headers={"Retry-After": str(retry_after)},
+        )
     if idempotency_key is not None and not IDEMPOTENCY_KEY.match(idempotency_key):
         metrics.rejected.labels(name, "invalid_arguments").inc()
         raise HTTPException(
