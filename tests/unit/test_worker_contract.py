@@ -6,11 +6,11 @@ import pytest
 from pydantic import BaseModel
 
 from tasklane_contract.catalog import CATALOG
-from tasklane_contract.errors import InvalidTaskArguments
+from tasklane_contract.errors import InvalidTaskArguments, ResultTooLarge
 from tasklane_contract.settings import Settings
 from tasklane_contract.spec import TaskOptions
 from tasklane_worker.app import ContractMismatch, create_worker_app
-from tasklane_worker.execution import parse_arguments
+from tasklane_worker.execution import bounded_result, parse_arguments
 from tasklane_worker.registry import IMPLEMENTATIONS, consistency_problems
 from tasklane_worker.retry import retry_delay_s
 
@@ -77,3 +77,11 @@ def test_retry_delay_grows_exponentially_within_the_cap() -> None:
     delays = [retry_delay_s(jittered, 2, rng) for _ in range(200)]
     assert all(0 <= d <= 8 for d in delays)
     assert max(delays) - min(delays) > 4  # actually spread, not constant
+
+
+def test_results_over_the_limit_are_refused() -> None:
+    spec = CATALOG["text.process"]
+    result = spec.result_model.model_validate({"processed_data": "x" * 2000})
+    assert bounded_result(spec, result, 4096) == {"processed_data": "x" * 2000}
+    with pytest.raises(ResultTooLarge, match="over the 1024 byte limit"):
+        bounded_result(spec, result, 1024)

@@ -7,3 +7,7 @@ class InvalidTaskArguments(ValueError):
 
 class TaskRevoked(RuntimeError):
     """The task was revoked before it started."""
+
+
+class ResultTooLarge(ValueError):
+    """A task's result is bigger than TASKLANE_MAX_RESULT_BYTES: store a reference instead."""

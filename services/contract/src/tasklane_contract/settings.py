@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         65536, ge=64, description="Largest request body the API accepts (413 above)."
     )
+    max_result_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        description="Largest result a task may store, as JSON; a bigger one fails the task.",
+    )
     retry_after_s: int = Field(
         5, ge=1, description="`Retry-After` the API sends with 503 while Redis is unreachable."
     )

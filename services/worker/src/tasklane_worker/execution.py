@@ -10,7 +10,7 @@ from celery import Celery, Task
 from celery.exceptions import Ignore
 from pydantic import BaseModel, ValidationError
 
-from tasklane_contract.errors import InvalidTaskArguments
+from tasklane_contract.errors import InvalidTaskArguments, ResultTooLarge
 from tasklane_contract.records import PROGRESS_STATE, revoked_key
 from tasklane_contract.settings import Settings
 from tasklane_contract.spec import TaskSpec
@@ -80,6 +80,18 @@ def run_task(
     if not isinstance(result, spec.result_model):
         raise TypeError(
             f"{spec.name} returned {type(result).__name__}, not {spec.result_model.__name__}"
+        )
+    return bounded_result(spec, result, settings.max_result_bytes)
+
+
+def bounded_result(spec: TaskSpec, result: BaseModel, limit: int) -> Any:
+    """The result as JSON-ready data, refused when its JSON is over `limit` bytes: a result
+    lives in Redis (in memory) for TASKLANE_RESULT_EXPIRES_S."""
+    size = len(result.model_dump_json())
+    if size > limit:
+        raise ResultTooLarge(
+            f"{spec.name} returned {size} bytes of JSON, over the {limit} byte limit "
+            "(TASKLANE_MAX_RESULT_BYTES); store large output elsewhere and return a reference"
         )
     return result.model_dump(mode="json")
 
