@@ -180,4 +180,4 @@ def test_target_wait_lets_a_young_backlog_wait() -> None:
 )
 def test_impossible_specs_are_refused(kwargs: dict[str, int]) -> None:
     with pytest.raises(ValueError):
-        ScalingSpec(**kwargs)  # type: ignore[arg-type]
+        ScalingSpec(**kwargs)
