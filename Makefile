@@ -114,3 +114,14 @@ endif
 kind-down: ## delete the kind cluster of kind-up
 	@command -v kind >/dev/null 2>&1 || { echo "make kind-down needs kind on PATH"; exit 1; }
 	kind delete cluster --name $(KIND_CLUSTER)
+
+# --- autoscaler ---
+AUTOSCALE_TRACES ?= $(sort $(wildcard services/autoscaler/traces/*.json))
+
+.PHONY: bench-autoscale test-autoscaler
+
+bench-autoscale: sync ## replay every workload trace: tasklane's policy vs KEDA's defaults vs the floor
+	$(UV) run --no-sync python -m tasklane_autoscaler.bench $(AUTOSCALE_TRACES)
+
+test-autoscaler: sync ## the autoscaler's tests: policy, simulator, operator on KMock, local scaler
+	$(UV) run --no-sync pytest tests/autoscaler -q
