@@ -8,14 +8,13 @@ import sys
 import uvicorn
 
 from tasklane_api.app import create_app
+from tasklane_contract.logs import configure_logging
 from tasklane_contract.settings import Settings
 
 
 def main() -> int:
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings)
     logging.getLogger("tasklane_api").info("API using Redis at %s", settings.redis_display)
     uvicorn.run(
         create_app(settings),

@@ -8,6 +8,7 @@ import sys
 
 from tasklane_beat.app import create_beat_app
 from tasklane_beat.schedule import ScheduleError
+from tasklane_contract.logs import configure_logging
 from tasklane_contract.settings import Settings
 
 log = logging.getLogger("tasklane_beat")
@@ -15,9 +16,7 @@ log = logging.getLogger("tasklane_beat")
 
 def main(argv: list[str] | None = None) -> int:
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings)
     try:
         app = create_beat_app(settings)
     except ScheduleError as exc:

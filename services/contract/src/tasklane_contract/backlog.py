@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 import redis.asyncio
@@ -63,27 +64,35 @@ def combine(
     return result
 
 
-def read_backlog(client: redis.Redis, queues: Iterable[str]) -> dict[str, Backlog]:
-    """Backlog of each queue, in one round trip to Redis."""
-    queues = list(queues)
+def _queue_pipeline(
+    pipe: redis.client.Pipeline | redis.asyncio.client.Pipeline, queues: list[str]
+) -> list[str]:
+    """Queue every length and the unacked hash on `pipe`; the keys in reply order."""
     keys = [key for queue in queues for key in queue_list_keys(queue)]
-    pipe = client.pipeline(transaction=False)
     for key in keys:
         pipe.llen(key)
     pipe.hvals(UNACKED_KEY)
-    *lengths, unacked = pipe.execute()
+    return keys
+
+
+def _from_replies(queues: list[str], keys: list[str], replies: list[Any]) -> dict[str, Backlog]:
+    *lengths, unacked = replies
     return combine(queues, dict(zip(keys, lengths, strict=True)), count_reserved(unacked))
+
+
+def read_backlog(client: redis.Redis, queues: Iterable[str]) -> dict[str, Backlog]:
+    """Backlog of each queue, in one round trip to Redis."""
+    queue_list = list(queues)
+    pipe = client.pipeline(transaction=False)
+    keys = _queue_pipeline(pipe, queue_list)
+    return _from_replies(queue_list, keys, pipe.execute())
 
 
 async def read_backlog_async(
     client: redis.asyncio.Redis, queues: Iterable[str]
 ) -> dict[str, Backlog]:
     """`read_backlog` for asyncio callers (the API)."""
-    queues = list(queues)
-    keys = [key for queue in queues for key in queue_list_keys(queue)]
+    queue_list = list(queues)
     pipe = client.pipeline(transaction=False)
-    for key in keys:
-        pipe.llen(key)
-    pipe.hvals(UNACKED_KEY)
-    *lengths, unacked = await pipe.execute()
-    return combine(queues, dict(zip(keys, lengths, strict=True)), count_reserved(unacked))
+    keys = _queue_pipeline(pipe, queue_list)
+    return _from_replies(queue_list, keys, await pipe.execute())

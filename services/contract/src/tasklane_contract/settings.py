@@ -114,19 +114,19 @@ class Settings(BaseSettings):
         """The Redis URL with `redis_password` filled in: never log this, log `redis_display`."""
         if self.redis_password is None:
             return self.redis_url
-        parts = urlsplit(self.redis_url)
-        user = quote(parts.username or "", safe="")
-        secret = quote(self.redis_password.get_secret_value(), safe="")
-        host = parts.hostname or ""
-        netloc = f"{user}:{secret}@{host}" + (f":{parts.port}" if parts.port else "")
-        return urlunsplit(parts._replace(netloc=netloc))
+        return _with_password(self.redis_url, self.redis_password.get_secret_value())
 
     @property
     def redis_display(self) -> str:
         """The Redis URL safe to print: any password replaced by `***`."""
-        parts = urlsplit(self.broker_url)
-        if parts.password is None:
+        if urlsplit(self.broker_url).password is None:
             return self.redis_url
-        host = parts.hostname or ""
-        netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-        return urlunsplit(parts._replace(netloc=netloc))
+        return _with_password(self.redis_url, "***", quoted=False)
+
+
+def _with_password(url: str, password: str, *, quoted: bool = True) -> str:
+    parts = urlsplit(url)
+    user = quote(parts.username or "", safe="") if quoted else parts.username or ""
+    secret = quote(password, safe="") if quoted else password
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{user}:{secret}@{parts.hostname or ''}{port}"))

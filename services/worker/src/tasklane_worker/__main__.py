@@ -6,6 +6,7 @@ import logging
 import sys
 
 from tasklane_contract.catalog import longest_time_limit_s
+from tasklane_contract.logs import configure_logging
 from tasklane_contract.queues import ALL_QUEUES
 from tasklane_contract.settings import Settings
 from tasklane_worker.app import ContractMismatch, create_worker_app
@@ -30,9 +31,7 @@ def worker_argv(settings: Settings, extra: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings)
     unknown = set(settings.worker_queues) - set(ALL_QUEUES)
     if unknown:
         log.error("unknown queues in TASKLANE_WORKER_QUEUES: %s", ", ".join(sorted(unknown)))
