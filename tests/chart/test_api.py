@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.chart.render import Obj, containers, env_of, one, pod_spec, render
+from tests.chart.render import Obj, containers, env_of, notes, one, pod_spec, render
 from tests.conftest import Stack
 
 
@@ -73,6 +73,15 @@ class TestApiDeployment:
         )
         assert spec["nodeSelector"] == {"pool": "web"}
         assert spec["tolerations"] == [{"key": "k", "operator": "Exists"}]
+
+    def test_api_keys_come_from_a_secret_when_configured(self) -> None:
+        (open_api,) = containers(self._deployment())
+        assert "TASKLANE_API_KEYS" not in env_of(open_api)
+        values = {"api": {"auth": {"existingSecret": "tasklane-keys"}}}
+        (guarded,) = containers(self._deployment(values))
+        assert env_of(guarded)["TASKLANE_API_KEYS"]["valueFrom"] == {
+            "secretKeyRef": {"name": "tasklane-keys", "key": "api-keys"}
+        }
 
     def test_image_pull_secrets(self) -> None:
         spec = pod_spec(self._deployment({"image": {"pullSecrets": ["regcred"]}}))
@@ -178,6 +187,16 @@ class TestApiTestPod:
         assert done.returncode == 0, done.stdout + done.stderr
         assert "result {'processed_data': 'HELLO'}" in done.stdout
 
+    def test_sends_an_api_key_when_the_api_requires_one(self) -> None:
+        values = {"api": {"auth": {"existingSecret": "tasklane-keys"}}}
+        (container,) = containers(self._pod(values))
+        assert env_of(container)["TASKLANE_API_KEYS"]["valueFrom"]["secretKeyRef"] == {
+            "name": "tasklane-keys",
+            "key": "api-keys",
+        }
+        assert 'headers["Authorization"] = "Bearer " + keys[0]' in container["args"][0]
+        assert "Authorization: Bearer" in notes(values)
+
     def test_script_fails_when_the_api_is_unreachable(self) -> None:
         (container,) = containers(self._pod())
         env = {**os.environ, "API_URL": "http://127.0.0.1:9", "TIMEOUT_S": "5"}
@@ -197,7 +216,6 @@ class TestApiTestPod:
 
 @pytest.mark.parametrize("service_type", ["ClusterIP", "NodePort", "LoadBalancer"])
 def test_notes_tell_how_to_reach_the_api(service_type: str) -> None:
-    from tests.chart.render import notes
 
     text = notes({"api": {"service": {"type": service_type}}})
     assert "/v1/tasks/text.process" in text

@@ -16,6 +16,7 @@ class TestConfigMap:
             "TASKLANE_VISIBILITY_TIMEOUT_S": "3600",
             "TASKLANE_RESULT_EXPIRES_S": "86400",
             "TASKLANE_MAX_BODY_BYTES": "65536",
+            "TASKLANE_RATE_LIMIT_PER_MINUTE": "0",
             "TASKLANE_BEAT_SCHEDULE": "{}",
         }
 

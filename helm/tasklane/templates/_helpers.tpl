@@ -117,6 +117,17 @@ imagePullSecrets:
       key: {{ $secret.key }}
 {{- end }}
 
+{{/* The API keys, by reference, when the API requires them. */}}
+{{- define "tasklane.apiKeysEnv" -}}
+{{- with .Values.api.auth.existingSecret -}}
+- name: TASKLANE_API_KEYS
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.api.auth.existingSecretKey }}
+{{- end }}
+{{- end }}
+
 {{/* Pod annotations that roll the pods when the shared config or the generated secret changes. */}}
 {{- define "tasklane.checksumAnnotations" -}}
 checksum/config: {{ include (print .Template.BasePath "/tasklane-configmap.yaml") . | sha256sum }}
