@@ -3,6 +3,10 @@ limits so a scale-down never cuts a task short."""
 
 from __future__ import annotations
 
+import re
+
+import helm_python as helm
+import pytest
 import yaml
 
 from tasklane_contract import CATALOG
@@ -153,3 +157,22 @@ class TestWorkerNetworkPolicy:
         )
         assert policy["spec"]["policyTypes"] == ["Ingress"]
         assert policy["spec"]["ingress"] == []
+
+
+class TestWorkerNames:
+    def test_long_release_and_pool_names_stay_valid_and_distinct(self) -> None:
+        pools = [
+            {"name": "a" * 24 + "1", "queues": ["default"]},
+            {"name": "a" * 24 + "2", "queues": ["email"]},
+        ]
+        release = "r" * 50
+        deployments = render({"workers": pools}, show_only=DEPLOYMENT, name=release)
+        names = [d["metadata"]["name"] for d in deployments]
+        assert len(set(names)) == 2
+        for name in names:
+            assert len(name) <= 63 and not name.endswith("-")
+            assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name)
+
+    def test_a_pool_name_too_long_is_rejected(self) -> None:
+        with pytest.raises(helm.HelmValuesError):
+            render({"workers": [{"name": "a" * 26, "queues": ["default"]}]})
