@@ -70,12 +70,13 @@ class Observation:
     replicas: int  # replicas asked for now (the Deployment's spec.replicas)
     ready: int | None = None  # of those, taking tasks (None: assume all)
     running_mean_age_s: float | None = None  # mean time the reserved tasks have been running
+    reserved_on_leaving: int = 0  # of `reserved`, held by replicas already being removed
 
 
 @dataclass(frozen=True)
 class Sample:
     time: float
-    demand: int  # reserved + waiting
+    demand: float  # reserved + the waiting tasks the ready replicas will not reach soon
     wanted: int  # replicas this sample asked for before stabilisation
     running_age_s: float | None
 
@@ -108,18 +109,26 @@ def running_floor(reserved: int, waiting: int, concurrency: int) -> int:
     return floor
 
 
-def demand_growth_per_s(samples: tuple[Sample, ...], now: float, demand: int, span: float) -> float:
-    """Least-squares slope of demand over the last `span` seconds (0 with too few samples)."""
-    points = [(s.time, float(s.demand)) for s in samples if s.time > now - span]
-    points.append((now, float(demand)))
-    if len(points) < 3:
+def demand_growth_per_s(
+    samples: tuple[Sample, ...], now: float, demand: float, span: float
+) -> float:
+    """How fast demand grows, at the low end of what the last `span` seconds support: the
+    least-squares slope less two standard errors, so the noise of a steady load projects no
+    growth and only a real ramp does (0 with too few samples)."""
+    points = [(s.time, s.demand) for s in samples if s.time > now - span]
+    points.append((now, demand))
+    n = len(points)
+    if n < 4:
         return 0.0
-    mean_t = sum(t for t, _ in points) / len(points)
-    mean_d = sum(d for _, d in points) / len(points)
+    mean_t = sum(t for t, _ in points) / n
+    mean_d = sum(d for _, d in points) / n
     spread = sum((t - mean_t) ** 2 for t, _ in points)
     if spread == 0:
         return 0.0
-    return sum((t - mean_t) * (d - mean_d) for t, d in points) / spread
+    slope = sum((t - mean_t) * (d - mean_d) for t, d in points) / spread
+    residual = sum((d - mean_d - slope * (t - mean_t)) ** 2 for t, d in points)
+    standard_error = math.sqrt(residual / (n - 2) / spread)
+    return max(0.0, slope - 2 * standard_error)
 
 
 def task_seconds_estimate(samples: tuple[Sample, ...], now: float, span: float) -> float | None:
@@ -175,9 +184,12 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
 
     span = max(2 * spec.startup_s, 30.0)
     task_seconds = task_seconds_estimate(state.samples, obs.time, span)
-    needing_slots = obs.reserved + unreached_backlog(obs, spec, task_seconds)
+    # Tasks on replicas already leaving finish there: they need no slot among those that stay.
+    staying_reserved = max(0, obs.reserved - obs.reserved_on_leaving)
+    needing_slots = staying_reserved + unreached_backlog(obs, spec, task_seconds)
     # Size for demand one startup from now: a replica asked for now only helps then.
-    growth = demand_growth_per_s(state.samples, obs.time, demand, span=2 * spec.startup_s)
+    # (Growth of the demand that needs slots: a spike the ready replicas absorb is no trend.)
+    growth = demand_growth_per_s(state.samples, obs.time, needing_slots, span=2 * spec.startup_s)
     projected = needing_slots + max(0.0, growth) * spec.startup_s
     wanted = math.ceil(projected / spec.replica_demand)
     if obs.waiting > 0:
@@ -189,14 +201,14 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
     )
     if patient:
         # The backlog is younger than the wait the user accepts: size for what runs, not for it.
-        wanted = math.ceil(obs.reserved / spec.replica_demand)
+        wanted = math.ceil(staying_reserved / spec.replica_demand)
     raw_wanted = wanted
     wanted = max(spec.min_replicas, min(spec.max_replicas, wanted))
 
     window = adapted_window(state, spec, obs.time, wanted if wanted > obs.replicas else 0)
     regretted = window > (state.window_s or spec.scale_down_stabilization_s)
     window_peak = max([s.wanted for s in state.samples if s.time > obs.time - window] + [wanted])
-    floor = running_floor(obs.reserved, obs.waiting, spec.concurrency)
+    floor = running_floor(staying_reserved, obs.waiting, spec.concurrency)
 
     observing_since = state.observing_since if state.observing_since is not None else obs.time
     watched_whole_window = obs.time - observing_since >= window
@@ -225,7 +237,9 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
         reason = Reason.STEADY
 
     keep_after = obs.time - max(spec.max_stabilization_s, window, span)
-    sample = Sample(obs.time, demand, wanted, obs.running_mean_age_s if obs.reserved else None)
+    sample = Sample(
+        obs.time, needing_slots, wanted, obs.running_mean_age_s if obs.reserved else None
+    )
     new_state = replace(
         state,
         samples=(*(s for s in state.samples if s.time > keep_after), sample),

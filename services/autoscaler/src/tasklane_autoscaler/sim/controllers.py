@@ -47,6 +47,7 @@ class TasklaneController:
             replicas=view.replicas,
             ready=view.ready,
             running_mean_age_s=view.running_mean_age_s,
+            reserved_on_leaving=view.running_on_leaving,
         )
         decision = decide(observation, self.spec, self.state)
         self.state = decision.state

@@ -38,6 +38,7 @@ class ClusterView:
     waiting_base_list: int  # what `LLEN <queue>` returns: no priority lists, nothing reserved
     running: int  # reserved by a worker (prefetch is off, so reserved means running)
     running_mean_age_s: float  # how long the running tasks have run, on average
+    running_on_leaving: int  # of `running`, on replicas being removed (warm shutdown)
     replicas: int  # requested and not being removed: the Deployment's spec.replicas
     ready: int  # of those, taking tasks
 
@@ -187,6 +188,7 @@ class Simulation:
             ),
             replicas=len(active),
             ready=sum(1 for r in active if r.ready_s <= now),
+            running_on_leaving=sum(r.running for r in self.replicas if r.removing and r.running),
         )
 
     # --- the loop ----------------------------------------------------------------------
