@@ -18,6 +18,8 @@ import math
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from tasklane_autoscaler.surges import SurgeHistory, expected_replicas, period, track
+
 
 class Reason(StrEnum):
     SCALE_UP = "backlog"  # demand needs more replicas than there are
@@ -25,6 +27,7 @@ class Reason(StrEnum):
     STABILIZING = "stabilizing"  # demand fell, but not for the whole window yet
     RUNNING_TASKS = "running-tasks"  # lower would leave reserved tasks without their replica
     IDLE_BEFORE_ZERO = "idle-before-zero"  # zero only after a longer idle spell
+    SCHEDULED_SURGE = "scheduled-surge"  # a surge that recurs on a schedule is due
     STEADY = "steady"  # the replicas there are match demand
     BOUNDS = "bounds"  # minReplicas/maxReplicas moved the answer
 
@@ -52,8 +55,10 @@ class ScalingSpec:
             raise ValueError("windows and startup must not be negative")
 
     @property
-    def replica_demand(self) -> int:
-        return self.tasks_per_replica or self.concurrency
+    def replica_demand(self) -> float:
+        if self.tasks_per_replica is not None:
+            return float(self.tasks_per_replica)
+        return float(self.concurrency)
 
     @property
     def zero_after_s(self) -> float:
@@ -79,6 +84,7 @@ class Sample:
     demand: float  # reserved + the waiting tasks the ready replicas will not reach soon
     wanted: int  # replicas this sample asked for before stabilisation
     running_age_s: float | None
+    in_surge: bool = False  # taken while a surge was under way
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,7 @@ class PolicyState:
     last_scale_down: tuple[float, int, int] | None = None  # (time, from replicas, to replicas)
     last_regret: float | None = None
     observing_since: float | None = None  # no scale-down before a whole window was watched
+    surges: SurgeHistory = field(default_factory=SurgeHistory)
 
 
 @dataclass(frozen=True)
@@ -204,10 +211,29 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
         wanted = math.ceil(staying_reserved / spec.replica_demand)
     raw_wanted = wanted
     wanted = max(spec.min_replicas, min(spec.max_replicas, wanted))
+    surges = track(
+        state.surges,
+        obs.time,
+        demand=obs.waiting + staying_reserved,
+        waiting=obs.waiting,
+        wanted=math.ceil((obs.waiting + staying_reserved) / spec.replica_demand),
+        jump=4 * spec.concurrency,
+    )
+    scheduled = min(spec.max_replicas, expected_replicas(surges, obs.time, spec.startup_s))
 
     window = adapted_window(state, spec, obs.time, wanted if wanted > obs.replicas else 0)
     regretted = window > (state.window_s or spec.scale_down_stabilization_s)
-    window_peak = max([s.wanted for s in state.samples if s.time > obs.time - window] + [wanted])
+    # A surge that came on schedule is over: its peak is no sign of what comes next (the
+    # schedule is), so it does not hold replicas through the window.
+    forget_surge = not surges.under_way and period(surges, 4 * spec.startup_s) is not None
+    window_peak = max(
+        [
+            s.wanted
+            for s in state.samples
+            if s.time > obs.time - window and not (forget_surge and s.in_surge)
+        ]
+        + [wanted]
+    )
     floor = running_floor(staying_reserved, obs.waiting, spec.concurrency)
 
     observing_since = state.observing_since if state.observing_since is not None else obs.time
@@ -215,6 +241,8 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
 
     if wanted > obs.replicas:
         desired, reason = wanted, Reason.SCALE_UP if raw_wanted >= wanted else Reason.BOUNDS
+    elif scheduled > obs.replicas:
+        desired, reason = scheduled, Reason.SCHEDULED_SURGE
     elif window_peak < obs.replicas and not watched_whole_window:
         # Just started (or restarted): what happened before is unknown, so hold for a window.
         desired, reason = obs.replicas, Reason.STABILIZING
@@ -225,6 +253,8 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
     else:
         desired, reason = obs.replicas, Reason.STEADY
 
+    if desired < obs.replicas and desired < scheduled:
+        desired, reason = min(scheduled, obs.replicas), Reason.SCHEDULED_SURGE
     if desired < obs.replicas and desired < floor:
         desired, reason = min(floor, obs.replicas), Reason.RUNNING_TASKS
     idle_for = obs.time - busy_until if busy_until is not None else math.inf
@@ -238,7 +268,11 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
 
     keep_after = obs.time - max(spec.max_stabilization_s, window, span)
     sample = Sample(
-        obs.time, needing_slots, wanted, obs.running_mean_age_s if obs.reserved else None
+        obs.time,
+        needing_slots,
+        wanted,
+        obs.running_mean_age_s if obs.reserved else None,
+        in_surge=surges.under_way,
     )
     new_state = replace(
         state,
@@ -251,5 +285,6 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
         ),
         last_regret=obs.time if regretted else state.last_regret,
         observing_since=observing_since,
+        surges=surges,
     )
     return Decision(desired=desired, reason=reason, demand=demand, window_s=window, state=new_state)
