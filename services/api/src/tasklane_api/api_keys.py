@@ -39,7 +39,7 @@ def presented_key(request: Request) -> str | None:
 
 
 async def require_api_key(request: Request) -> None:
-    keys: ApiKeys = request.app.state.api_keys
+    keys: ApiKeys = request.app.state.services.api_keys
     if not keys.required:
         return
     key = presented_key(request)

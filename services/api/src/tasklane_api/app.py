@@ -16,8 +16,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tasklane_api import method_not_allowed, openapi
 from tasklane_api.api_keys import ApiKeys, require_api_key
+from tasklane_api.celery_message import MessageBuilder
+from tasklane_api.dependencies import Services
 from tasklane_api.metrics import ApiMetrics, RequestMetricsMiddleware
-from tasklane_api.publisher import CeleryPublisher
+from tasklane_api.publisher import Revoker
 from tasklane_api.rate_limit import RateLimiter
 from tasklane_api.routes import catalog, health, queues, tasks
 from tasklane_api.task_store import TaskStore
@@ -47,13 +49,16 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = create_redis(settings)
         celery_app = create_celery_app(settings, main="tasklane_api")
-        app.state.settings = settings
-        app.state.redis = client
-        app.state.store = TaskStore(client, ttl_s=settings.result_expires_s)
-        app.state.publisher = CeleryPublisher(celery_app)
-        app.state.metrics = metrics
-        app.state.api_keys = api_keys
-        app.state.rate_limiter = RateLimiter(client, settings.rate_limit_per_minute)
+        app.state.services = Services(
+            settings=settings,
+            redis=client,
+            store=TaskStore(client, ttl_s=settings.result_expires_s),
+            messages=MessageBuilder(),
+            revoker=Revoker(celery_app),
+            metrics=metrics,
+            api_keys=api_keys,
+            rate_limiter=RateLimiter(client, settings.rate_limit_per_minute),
+        )
         try:
             yield
         finally:

@@ -1,52 +1,38 @@
-"""What routes receive, as `Annotated` shorthands over objects built once at startup."""
+"""What routes receive: one `Services` object built at startup, as an `Annotated` shorthand.
+(One dependency instead of one per client keeps the per-request cost of resolving them low.)"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 import redis.asyncio as aioredis
 from fastapi import Depends, Request
 
+from tasklane_api.api_keys import ApiKeys
+from tasklane_api.celery_message import MessageBuilder
 from tasklane_api.metrics import ApiMetrics
-from tasklane_api.publisher import CeleryPublisher
+from tasklane_api.publisher import Revoker
 from tasklane_api.rate_limit import RateLimiter
 from tasklane_api.task_store import TaskStore
 from tasklane_contract.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    redis: aioredis.Redis
+    store: TaskStore
+    messages: MessageBuilder
+    revoker: Revoker
+    metrics: ApiMetrics
+    api_keys: ApiKeys
+    rate_limiter: RateLimiter
 
 
-def get_redis(request: Request) -> aioredis.Redis:
-    client: aioredis.Redis = request.app.state.redis
-    return client
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
 
 
-def get_store(request: Request) -> TaskStore:
-    store: TaskStore = request.app.state.store
-    return store
-
-
-def get_publisher(request: Request) -> CeleryPublisher:
-    publisher: CeleryPublisher = request.app.state.publisher
-    return publisher
-
-
-def get_metrics(request: Request) -> ApiMetrics:
-    metrics: ApiMetrics = request.app.state.metrics
-    return metrics
-
-
-def get_rate_limiter(request: Request) -> RateLimiter:
-    limiter: RateLimiter = request.app.state.rate_limiter
-    return limiter
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-RedisDep = Annotated[aioredis.Redis, Depends(get_redis)]
-StoreDep = Annotated[TaskStore, Depends(get_store)]
-PublisherDep = Annotated[CeleryPublisher, Depends(get_publisher)]
-MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
-RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
+ServicesDep = Annotated[Services, Depends(get_services)]

@@ -8,7 +8,7 @@ import uuid
 from pydantic import BaseModel
 
 from tasklane_api.arguments import fingerprint
-from tasklane_api.publisher import CeleryPublisher
+from tasklane_api.celery_message import MessageBuilder
 from tasklane_api.task_store import TaskStore
 from tasklane_contract.records import Submission
 from tasklane_contract.spec import TaskSpec
@@ -20,7 +20,7 @@ class SubmissionLost(Exception):
 
 async def submit(
     store: TaskStore,
-    publisher: CeleryPublisher,
+    messages: MessageBuilder,
     spec: TaskSpec,
     arguments: BaseModel,
     idempotency_key: str | None,
@@ -38,13 +38,13 @@ async def submit(
             if first is None:
                 raise SubmissionLost(first_id)
             return first, True
-    await store.record(submission)
+    kwargs = arguments.model_dump(mode="json")
+    message = messages.task(submission.id, spec.name, kwargs, spec.queue)
+    event = messages.sent_event(submission.id, spec.name, kwargs, spec.queue)
     try:
-        await publisher.publish(submission, arguments.model_dump(mode="json"))
+        await store.accept(submission, message, event)
     except BaseException:
-        # Nothing was queued: leave no record that would report it PENDING forever.
-        await store.forget(submission)
-        if idempotency_key is not None:
+        if idempotency_key is not None:  # nothing was queued: the key is free again
             await store.release_idempotency_key(spec.name, idempotency_key)
         raise
     return submission, False

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
+from tasklane_api.celery_message import event_channel
 from tasklane_contract.records import (
     SUBMITTED_INDEX_KEY,
     Submission,
@@ -26,6 +27,7 @@ class TaskStore:
     def __init__(self, client: aioredis.Redis, ttl_s: int) -> None:
         self.client = client
         self.ttl_s = ttl_s
+        self.event_channel = event_channel(client.connection_pool.connection_kwargs.get("db", 0))
 
     async def claim_idempotency_key(
         self, name: str, key: str, fingerprint: str, task_id: str
@@ -49,17 +51,14 @@ class TaskStore:
     async def release_idempotency_key(self, name: str, key: str) -> None:
         await self.client.delete(idempotency_key(name, key))
 
-    async def record(self, submission: Submission) -> None:
-        pipe = self.client.pipeline(transaction=False)
+    async def accept(self, submission: Submission, message: bytes, sent_event: bytes) -> None:
+        """Record the submission and queue its message in one atomic round trip: a record
+        exists exactly when its task was queued."""
+        pipe = self.client.pipeline(transaction=True)
         pipe.set(submission_key(submission.id), submission.model_dump_json(), ex=self.ttl_s)
         pipe.zadd(SUBMITTED_INDEX_KEY, {submission.id: submission.submitted_at})
-        await pipe.execute()
-
-    async def forget(self, submission: Submission) -> None:
-        """Undo `record` for a submission that could not be published."""
-        pipe = self.client.pipeline(transaction=False)
-        pipe.delete(submission_key(submission.id))
-        pipe.zrem(SUBMITTED_INDEX_KEY, submission.id)
+        pipe.lpush(submission.queue, message)  # priority 0 lives in the queue's bare list
+        pipe.publish(self.event_channel, sent_event)
         await pipe.execute()
 
     async def load(self, task_id: str) -> tuple[Submission | None, dict[str, Any] | None]:

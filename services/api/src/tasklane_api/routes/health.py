@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
-from tasklane_api.dependencies import MetricsDep, RedisDep, SettingsDep
+from tasklane_api.dependencies import ServicesDep
 
 router = APIRouter(tags=["health"])
 
@@ -17,16 +17,16 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", responses={503: {"description": "Redis is unreachable."}})
-async def readyz(redis: RedisDep, settings: SettingsDep, response: Response) -> dict[str, str]:
+async def readyz(services: ServicesDep, response: Response) -> dict[str, str]:
     try:
-        await redis.ping()
+        await services.redis.ping()
     except (RedisError, OSError) as exc:
         response.status_code = 503
-        response.headers["Retry-After"] = str(settings.retry_after_s)
+        response.headers["Retry-After"] = str(services.settings.retry_after_s)
         return {"status": "unavailable", "reason": f"redis: {type(exc).__name__}"}
     return {"status": "ok"}
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(api_metrics: MetricsDep) -> Response:
-    return Response(generate_latest(api_metrics.registry), media_type=CONTENT_TYPE_LATEST)
+async def metrics(services: ServicesDep) -> Response:
+    return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)

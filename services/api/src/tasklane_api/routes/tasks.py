@@ -10,13 +10,7 @@ from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Resp
 
 from tasklane_api.arguments import InvalidArguments, parse_arguments
 from tasklane_api.body import BodyTooLarge, read_body
-from tasklane_api.dependencies import (
-    MetricsDep,
-    PublisherDep,
-    RateLimiterDep,
-    SettingsDep,
-    StoreDep,
-)
+from tasklane_api.dependencies import ServicesDep
 from tasklane_api.rate_limit import client_identity
 from tasklane_api.schemas import Problem, TaskAccepted, TaskList, TaskStatus
 from tasklane_api.status import FINISHED_STATES, task_status
@@ -44,13 +38,10 @@ async def submit_task(
     name: Annotated[str, Path(max_length=100)],
     request: Request,
     response: Response,
-    settings: SettingsDep,
-    store: StoreDep,
-    publisher: PublisherDep,
-    metrics: MetricsDep,
-    rate_limiter: RateLimiterDep,
+    services: ServicesDep,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> TaskAccepted:
+    metrics, rate_limiter = services.metrics, services.rate_limiter
     spec = get_spec(name)
     if spec is None:
         metrics.rejected.labels("unknown", "unknown_task").inc()
@@ -76,7 +67,9 @@ async def submit_task(
             ],
         )
     try:
-        arguments = parse_arguments(spec, await read_body(request, settings.max_body_bytes))
+        arguments = parse_arguments(
+            spec, await read_body(request, services.settings.max_body_bytes)
+        )
     except BodyTooLarge as exc:
         metrics.rejected.labels(name, "body_too_large").inc()
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from None
@@ -84,7 +77,9 @@ async def submit_task(
         metrics.rejected.labels(name, "invalid_arguments").inc()
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.errors) from None
     try:
-        submission, replayed = await submit(store, publisher, spec, arguments, idempotency_key)
+        submission, replayed = await submit(
+            services.store, services.messages, spec, arguments, idempotency_key
+        )
     except IdempotencyConflict as exc:
         metrics.rejected.labels(name, "idempotency_conflict").inc()
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
@@ -108,20 +103,20 @@ async def submit_task(
 
 @router.get("", response_model=TaskList, responses={503: BROKER_DOWN})
 async def list_recent_tasks(
-    store: StoreDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
+    services: ServicesDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> TaskList:
     """The most recently submitted tasks, newest first."""
     tasks = []
-    for task_id in await store.recent_ids(limit):
-        submission, meta = await store.load(task_id)
+    for task_id in await services.store.recent_ids(limit):
+        submission, meta = await services.store.load(task_id)
         if submission is not None:
             tasks.append(task_status(submission, meta))
     return TaskList(tasks=tasks)
 
 
 @router.get("/{task_id}", response_model=TaskStatus, responses={404: UNKNOWN, 503: BROKER_DOWN})
-async def get_task(task_id: TaskId, store: StoreDep) -> TaskStatus:
-    submission, meta = await store.load(task_id)
+async def get_task(task_id: TaskId, services: ServicesDep) -> TaskStatus:
+    submission, meta = await services.store.load(task_id)
     if submission is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no task with id {task_id!r}")
     return task_status(submission, meta)
@@ -137,14 +132,14 @@ async def get_task(task_id: TaskId, store: StoreDep) -> TaskStatus:
         503: BROKER_DOWN,
     },
 )
-async def revoke_task(task_id: TaskId, store: StoreDep, publisher: PublisherDep) -> Any:
+async def revoke_task(task_id: TaskId, services: ServicesDep) -> Any:
     """Revoke: a task not yet started never runs; a running one is terminated."""
-    submission, meta = await store.load(task_id)
+    submission, meta = await services.store.load(task_id)
     if submission is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no task with id {task_id!r}")
     current = task_status(submission, meta)
     if current.status in FINISHED_STATES:
         raise HTTPException(status.HTTP_409_CONFLICT, f"task {task_id} is already {current.status}")
-    await store.mark_revoked(task_id)
-    await publisher.revoke(task_id)
+    await services.store.mark_revoked(task_id)
+    await services.revoker.revoke(task_id)
     return current.model_copy(update={"status": "REVOKED"})
