@@ -65,3 +65,48 @@ def test_runner_serves_tasks_and_stops_every_child(tmp_path: Path) -> None:
     assert code == 0
     assert eventually(lambda: processes_with_marker(marker) == [], timeout_s=10)
     assert (tmp_path / ".tasklane" / "redis").is_dir()  # the AOF data stays for next time
+
+
+def test_autoscale_grows_and_shrinks_local_workers(tmp_path: Path) -> None:
+    marker = f"{uuid.uuid4()}"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "TASKLANE_REDIS_URL"}
+    env |= {
+        "TASKLANE_API_PORT": str(port),
+        "TASKLANE_TEST_MARKER": marker,
+        "TASKLANE_WORKER_CONCURRENCY": "1",
+        "TASKLANE_AUTOSCALE": "1",
+        "TASKLANE_AUTOSCALE_MAX": "3",
+        "TASKLANE_AUTOSCALE_SCALE_DOWN_S": "2",
+    }
+    log = tmp_path / "run.log"
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "tasklane_devstack"],
+        cwd=tmp_path,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+
+            def up() -> bool:
+                try:
+                    return http.get("/readyz").status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            eventually(up, timeout_s=60, every_s=0.5)
+            ids = [
+                http.post("/v1/tasks/demo.sleep", json={"seconds": 1.5}).json()["id"]
+                for _ in range(12)
+            ]
+            eventually(lambda: "workers 1 -> 3" in log.read_text() or None, timeout_s=30)
+            for task_id in ids:
+                assert wait_for_status(http, task_id, {"SUCCESS"}, timeout_s=60)["result"]
+            eventually(lambda: "-> 1 (" in log.read_text() or None, timeout_s=60)
+    finally:
+        runner.send_signal(signal.SIGTERM)
+        code = runner.wait(60)
+    assert code == 0
+    assert eventually(lambda: processes_with_marker(marker) == [], timeout_s=10)

@@ -6,16 +6,23 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from types import FrameType
 
+import redis
 from pydantic import ValidationError
 
+from tasklane_autoscaler.local import LocalScaler
+from tasklane_autoscaler.policy import ScalingSpec
+from tasklane_contract.logs import configure_logging
+from tasklane_contract.queues import ALL_QUEUES
 from tasklane_contract.settings import Settings
 from tasklane_devstack.ports import free_port, port_is_free
 from tasklane_devstack.redis_server import RedisServer
 from tasklane_devstack.supervisor import Supervisor
+from tasklane_devstack.worker_pool import WorkerPool
 
 DEFAULT_REDIS_PORT = 6379
 DATA_DIR = Path(".tasklane/redis")
@@ -29,6 +36,28 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
     raise Stop(signal.Signals(signum).name)
 
 
+def start_local_autoscaler(settings: Settings, workers: WorkerPool) -> threading.Event:
+    """The operator's policy, driving local worker processes instead of a Deployment."""
+    spec = ScalingSpec(
+        concurrency=settings.worker_concurrency,
+        min_replicas=1,
+        max_replicas=int(os.environ.get("TASKLANE_AUTOSCALE_MAX", "4")),
+        startup_s=3.0,
+        scale_down_stabilization_s=float(os.environ.get("TASKLANE_AUTOSCALE_SCALE_DOWN_S", "30")),
+    )
+    scaler = LocalScaler(
+        redis.Redis.from_url(settings.broker_url),
+        settings.worker_queues or ALL_QUEUES,
+        spec,
+        count_workers=workers.count,
+        start_worker=workers.start,
+        stop_worker=workers.stop,
+    )
+    _thread, stop = scaler.start_in_thread()
+    print(f"autoscaling workers between 1 and {spec.max_replicas} on the backlog", flush=True)
+    return stop
+
+
 def main() -> int:
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
@@ -37,8 +66,10 @@ def main() -> int:
     except ValidationError as exc:
         print(f"invalid TASKLANE_ settings:\n{exc}", file=sys.stderr)
         return 2
+    configure_logging(settings)
     redis_server = None
     supervisor: Supervisor | None = None
+    stop_scaling: threading.Event | None = None
     try:
         if "TASKLANE_REDIS_URL" not in os.environ:
             port = DEFAULT_REDIS_PORT if port_is_free(DEFAULT_REDIS_PORT) else free_port()
@@ -49,8 +80,11 @@ def main() -> int:
             print(f"embedded Redis ({redis_server.binary.name}) on {redis_server.url}", flush=True)
         supervisor = Supervisor(os.environ)
         supervisor.start("api", "tasklane_api")
-        supervisor.start("worker", "tasklane_worker")
         supervisor.start("beat", "tasklane_beat")
+        workers = WorkerPool(supervisor)
+        workers.start()
+        if os.environ.get("TASKLANE_AUTOSCALE") == "1":
+            stop_scaling = start_local_autoscaler(settings, workers)
         base = f"http://{settings.api_host}:{settings.api_port}"
         print(
             f"\ntasklane is starting:\n"
@@ -73,6 +107,8 @@ def main() -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if stop_scaling is not None:
+            stop_scaling.set()
         if supervisor is not None:
             supervisor.stop_all()
         if redis_server is not None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 class Child:
     name: str
     process: subprocess.Popen[bytes]
+    retiring: bool = False  # asked to stop: its exit is expected, not a crash
 
 
 class Supervisor:
@@ -36,7 +37,16 @@ class Supervisor:
         return child
 
     def first_exited(self) -> Child | None:
-        return next((c for c in self.children if c.process.poll() is not None), None)
+        """A child that stopped without being asked to."""
+        return next(
+            (c for c in self.children if not c.retiring and c.process.poll() is not None), None
+        )
+
+    def retire(self, child: Child) -> None:
+        """SIGTERM one child and let it finish (a worker completes its running tasks)."""
+        child.retiring = True
+        if child.process.poll() is None:
+            child.process.send_signal(signal.SIGTERM)
 
     def stop_all(self, timeout_s: float = 30.0) -> None:
         """SIGTERM each child, then SIGKILL what is left of its group.
