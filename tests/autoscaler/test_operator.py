@@ -183,6 +183,9 @@ async def test_backlog_scales_the_deployment_up_then_down_safely(
     for name in ("workers-a", "workers-b", "workers-c"):
         cluster.objects[PODS, NAMESPACE, name] = pod(name)
     cluster.objects[PODS, NAMESPACE, "api-a"] = pod("api-a", app="api")
+    leaving = pod("workers-old")
+    leaving["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    cluster.objects[PODS, NAMESPACE, "workers-old"] = leaving
     own_redis.rpush("default", *[b"task"] * 10)
     own_redis.rpush(PRIORITY_3, *[b"task"] * 3)  # a priority list LLEN default does not see
     reserve(own_redis, "tag-1", "default", time.time() - 10)
@@ -215,6 +218,7 @@ async def test_backlog_scales_the_deployment_up_then_down_safely(
     for name in ("workers-a", "workers-b", "workers-c"):
         assert costs[name] == {"controller.kubernetes.io/pod-deletion-cost": "0"}
     assert costs["api-a"] == {}  # not the Deployment's pod: left alone
+    assert "annotations" not in cluster.objects[PODS, NAMESPACE, "workers-old"]["metadata"]
 
     # Held at one replica while anything is reserved, however long the window has passed.
     await asyncio.sleep(4)

@@ -22,6 +22,7 @@ from tasklane_autoscaler.deletion_cost import (
     deletion_costs,
 )
 from tasklane_autoscaler.kube import KubernetesApi, KubernetesApiError, selector_string
+from tasklane_autoscaler.leaving import leaving_pods, tasks_on_leaving
 from tasklane_autoscaler.metrics import AutoscalerMetrics
 from tasklane_autoscaler.observe import QueueReading, read_queues
 from tasklane_autoscaler.policy import Decision, Observation, decide
@@ -115,6 +116,11 @@ async def autoscale(
     deployment = await _get_deployment(memo.kube, namespace, config.target_deployment)
     current = int(deployment.get("spec", {}).get("replicas", 1))
     ready = deployment.get("status", {}).get("readyReplicas")
+    selector = config.pod_selector or selector_string(
+        deployment.get("spec", {}).get("selector", {}).get("matchLabels", {})
+    )
+    worker_pods = await _worker_pods(memo.kube, namespace, selector)
+    on_leaving = await _tasks_on_leaving_pods(memo, worker_pods)
 
     observation = Observation(
         time=now,
@@ -123,16 +129,14 @@ async def autoscale(
         replicas=current,
         ready=int(ready) if ready is not None else None,
         running_mean_age_s=reading.running_mean_age_s,
+        reserved_on_leaving=on_leaving,
     )
     decision = decide(observation, config.scaling, memo.get("policy_state"))
     memo.policy_state = decision.state
 
     if decision.desired != current:
         if decision.desired < current:
-            selector = config.pod_selector or selector_string(
-                deployment.get("spec", {}).get("selector", {}).get("matchLabels", {})
-            )
-            await _mark_idle_workers_first(memo, namespace, selector)
+            await _mark_idle_workers_first(memo, namespace, worker_pods)
         await _set_replicas(memo.kube, namespace, config.target_deployment, decision.desired)
         kopf.event(  # explicit type: not filtered by the posting level set at startup
             body,
@@ -197,22 +201,42 @@ async def _set_replicas(kube: KubernetesApi, namespace: str, name: str, replicas
         raise kopf.TemporaryError(f"cannot scale Deployment {name}: {error}", delay=5) from error
 
 
-async def _mark_idle_workers_first(memo: Any, namespace: str, selector: str) -> None:
-    """Before a scale-down: pod-deletion-cost = running tasks, so idle pods are removed first."""
+async def _worker_pods(kube: KubernetesApi, namespace: str, selector: str) -> list[dict[str, Any]]:
+    try:
+        pods = await kube.list_pods(namespace, selector)
+    except KubernetesApiError as error:
+        raise kopf.TemporaryError(f"cannot list worker pods: {error}", delay=5) from error
+    wanted_labels = dict(part.split("=", 1) for part in selector.split(",") if "=" in part)
+    return [pod for pod in pods if _labels_match(pod, wanted_labels)]
+
+
+async def _running_by_worker(memo: Any) -> dict[str, int]:
     own: AutoscalerSettings = memo.own_settings
-    running = await asyncio.to_thread(
+    running: dict[str, int] = await asyncio.to_thread(
         running_tasks_by_worker, memo.celery, own.inspect_timeout_seconds
     )
+    return running
+
+
+async def _tasks_on_leaving_pods(memo: Any, pods: list[dict[str, Any]]) -> int:
+    """Reserved tasks on pods being terminated: asked of Celery only when there are such pods."""
+    leaving = leaving_pods(pods)
+    if not leaving:
+        return 0
+    return tasks_on_leaving(leaving, await _running_by_worker(memo))
+
+
+async def _mark_idle_workers_first(memo: Any, namespace: str, pods: list[dict[str, Any]]) -> None:
+    """Before a scale-down: pod-deletion-cost = running tasks, so idle pods are removed first."""
+    running = await _running_by_worker(memo)
+    current = {
+        pod["metadata"]["name"]: pod["metadata"]
+        .get("annotations", {})
+        .get(DELETION_COST_ANNOTATION)
+        for pod in pods
+        if not pod["metadata"].get("deletionTimestamp")
+    }
     try:
-        pods = await memo.kube.list_pods(namespace, selector)
-        wanted_labels = dict(part.split("=", 1) for part in selector.split(",") if "=" in part)
-        pods = [p for p in pods if _labels_match(p, wanted_labels)]
-        current = {
-            p["metadata"]["name"]: p["metadata"]
-            .get("annotations", {})
-            .get(DELETION_COST_ANNOTATION)
-            for p in pods
-        }
         for pod, cost in changed_costs(deletion_costs(current, running), current).items():
             await memo.kube.annotate_pod(namespace, pod, {DELETION_COST_ANNOTATION: str(cost)})
     except KubernetesApiError as error:

@@ -1,0 +1,32 @@
+"""Which worker pods go first, and which reserved tasks are on pods already leaving."""
+
+from __future__ import annotations
+
+from tasklane_autoscaler.deletion_cost import changed_costs, deletion_costs, worker_host
+from tasklane_autoscaler.leaving import leaving_pods, tasks_on_leaving
+
+
+def test_cost_is_the_running_task_count_of_the_pods_worker() -> None:
+    running = {"celery@workers-a": 3, "celery@workers-b": 0, "celery@elsewhere": 5}
+    costs = deletion_costs(["workers-a", "workers-b", "workers-c"], running)
+    assert costs == {"workers-a": 3, "workers-b": 0, "workers-c": 0}
+    assert worker_host("celery@workers-a") == "workers-a"
+    assert worker_host("workers-a") == "workers-a"
+
+
+def test_only_changed_annotations_are_patched() -> None:
+    wanted = {"a": 3, "b": 0, "c": 1}
+    current: dict[str, str | None] = {"a": "3", "b": None, "c": "2"}
+    assert changed_costs(wanted, current) == {"b": 0, "c": 1}
+
+
+def test_tasks_on_terminating_pods_are_counted_apart() -> None:
+    pods = [
+        {"metadata": {"name": "workers-a"}},
+        {"metadata": {"name": "workers-b", "deletionTimestamp": "2026-01-01T00:00:00Z"}},
+    ]
+    leaving = leaving_pods(pods)
+    assert leaving == {"workers-b"}
+    running = {"celery@workers-a": 2, "celery@workers-b": 3}
+    assert tasks_on_leaving(leaving, running) == 3
+    assert tasks_on_leaving(set(), running) == 0
