@@ -1,15 +1,14 @@
 """tasklane's scaling policy: how many worker replicas a queue backlog needs. Pure: no I/O,
 no clock; the caller passes each observation with the state the previous decision returned.
 
-Demand is what needs a worker slot: tasks reserved by workers plus the waiting tasks the
-replicas already there will not reach before a new replica could start. Up is fast: the
-replicas that demand needs, plus its growth over one replica startup, at once. Down is careful:
-to the highest need seen in the stabilisation window, never below the replicas the reserved
-tasks occupy, never to zero while anything is reserved or waiting, and only to zero after a
-longer idle spell (a cold start makes the next task wait a whole startup). The window adapts:
-when capacity had to come back soon after it was let go, the window doubles (work that recurs,
-such as periodic batches, finds its replicas still there); when that stops happening, it halves
-back towards the configured one.
+Demand is what needs a worker slot: tasks reserved by workers plus the waiting tasks the ready
+replicas will not reach within one replica startup. Up is fast: the replicas demand needs, plus
+its growth over one startup, at once; a surge that recurs on a schedule finds its replicas
+asked for a startup ahead. Down is careful: to what covers the demand of the stabilisation
+window (its mean plus one deviation), never below the replicas reserved tasks occupy, never to
+zero while anything is reserved or waiting, and to zero only after a longer idle spell (a cold
+start makes the next task wait a whole startup). The window adapts: when capacity had to come
+back soon after it was let go, it doubles; when that stops happening, it halves back.
 """
 
 from __future__ import annotations
@@ -82,7 +81,6 @@ class Observation:
 class Sample:
     time: float
     demand: float  # reserved + the waiting tasks the ready replicas will not reach soon
-    wanted: int  # replicas this sample asked for before stabilisation
     running_age_s: float | None
     in_surge: bool = False  # taken while a surge was under way
 
@@ -158,6 +156,15 @@ def unreached_backlog(obs: Observation, spec: ScalingSpec, task_seconds: float |
     return max(0.0, obs.waiting - reached)
 
 
+def covering_replicas(demands: list[float], spec: ScalingSpec) -> int:
+    """Replicas for the demand of a window: its mean plus one standard deviation. The typical
+    swing of the load is covered; a single high sample does not hold a replica for a whole
+    window (reserved tasks keep theirs through the running floor anyway)."""
+    mean = sum(demands) / len(demands)
+    spread = math.sqrt(sum((d - mean) ** 2 for d in demands) / len(demands))
+    return math.ceil((mean + spread) / spec.replica_demand)
+
+
 def regretted(state: PolicyState, now: float, wanted: int, window: float, startup_s: float) -> bool:
     """Did a large scale-down have to be undone soon after? Small steps back and forth are
     the noise of a steady load and teach nothing."""
@@ -226,14 +233,12 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
     # A surge that came on schedule is over: its peak is no sign of what comes next (the
     # schedule is), so it does not hold replicas through the window.
     forget_surge = not surges.under_way and period(surges, 4 * spec.startup_s) is not None
-    window_peak = max(
-        [
-            s.wanted
-            for s in state.samples
-            if s.time > obs.time - window and not (forget_surge and s.in_surge)
-        ]
-        + [wanted]
-    )
+    window_demand = [
+        s.demand
+        for s in state.samples
+        if s.time > obs.time - window and not (forget_surge and s.in_surge)
+    ]
+    window_peak = max(wanted, covering_replicas([*window_demand, needing_slots], spec))
     floor = running_floor(staying_reserved, obs.waiting, spec.concurrency)
 
     observing_since = state.observing_since if state.observing_since is not None else obs.time
@@ -270,7 +275,6 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
     sample = Sample(
         obs.time,
         needing_slots,
-        wanted,
         obs.running_mean_age_s if obs.reserved else None,
         in_surge=surges.under_way,
     )
