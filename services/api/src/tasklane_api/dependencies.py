@@ -1,5 +1,7 @@
 """What routes receive: one `Services` object built at startup, as an `Annotated` shorthand.
-(One dependency instead of one per client keeps the per-request cost of resolving them low.)"""
+
+One dependency instead of one per client, and an async one (FastAPI runs a plain function
+in its thread pool), keep the cost of resolving it on every request low."""
 
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ class Services:
     rate_limiter: RateLimiter
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
