@@ -17,7 +17,12 @@ import math
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from tasklane_autoscaler.surges import SurgeHistory, expected_replicas, period, track
+from tasklane_autoscaler.surges import (
+    SurgeHistory,
+    expected_replicas,
+    period,
+    track,
+)
 
 
 class Reason(StrEnum):
@@ -200,7 +205,11 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
     task_seconds = task_seconds_estimate(state.samples, obs.time, span)
     # Tasks on replicas already leaving finish there: they need no slot among those that stay.
     staying_reserved = max(0, obs.reserved - obs.reserved_on_leaving)
-    needing_slots = staying_reserved + unreached_backlog(obs, spec, task_seconds)
+    # The discount of the backlog is a bet that it drains within a startup; a backlog older
+    # than that lost the bet (a standing queue), and all of it counts.
+    standing = backlog_since is not None and obs.time - backlog_since >= spec.startup_s
+    backlog = float(obs.waiting) if standing else unreached_backlog(obs, spec, task_seconds)
+    needing_slots = staying_reserved + backlog
     # Size for demand one startup from now: a replica asked for now only helps then.
     # (Growth of the demand that needs slots: a spike the ready replicas absorb is no trend.)
     growth = demand_growth_per_s(state.samples, obs.time, needing_slots, span=2 * spec.startup_s)

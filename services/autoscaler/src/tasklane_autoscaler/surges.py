@@ -26,16 +26,14 @@ def track(
     history: SurgeHistory, now: float, demand: int, waiting: int, wanted: int, jump: int
 ) -> SurgeHistory:
     """Fold one observation in. A surge starts when demand at least doubles, by `jump` tasks
-    or more, while nothing was waiting; it ends when nothing waits any more."""
+    or more, from one observation to the next; it ends when nothing waits any more."""
     if history.under_way:
         if waiting == 0 and demand <= history.last_demand:
             history = replace(history, under_way=False)
         else:
             peaks = (*history.peaks[:-1], max(history.peaks[-1], wanted))
             history = replace(history, peaks=peaks)
-    elif history.last_waiting == 0 and demand - history.last_demand >= max(
-        jump, history.last_demand
-    ):
+    elif demand - history.last_demand >= max(jump, history.last_demand):
         history = replace(
             history,
             starts=(*history.starts, now)[-SURGES_KEPT:],
