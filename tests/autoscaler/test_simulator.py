@@ -167,3 +167,13 @@ def test_cli_prints_one_json_line() -> None:
         assert key in row
     assert (row["trace"], row["policy"]) == ("flash-crowd", "keda")
     assert row["completed"] <= row["tasks"]
+
+
+def test_bench_prints_every_policy_and_the_goal(capsys: pytest.CaptureFixture[str]) -> None:
+    from tasklane_autoscaler.bench import main
+
+    assert main([str(TRACES / "flash-crowd.json")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["trace", "policy", "tasks"]
+    assert [line.split()[1] for line in lines[1:4]] == ["tasklane", "keda", "floor"]
+    assert "goal met" in lines[4]
