@@ -10,8 +10,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import kmock
 import pytest
 import redis
+
+from tests.autoscaler.emulated import declare_resources
 
 
 def free_port() -> int:
@@ -68,3 +71,9 @@ def own_redis(own_redis_url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(own_redis_url)
     yield client
     client.close()
+
+
+@pytest.fixture
+def cluster(kmock: kmock.KubernetesEmulator) -> kmock.KubernetesEmulator:
+    """KMock's Kubernetes emulator with the resources the operator uses declared."""
+    return declare_resources(kmock)
