@@ -46,6 +46,19 @@ COMBINATIONS: dict[str, Obj] = {
         },
     },
     "network-policy-off": {"networkPolicy": {"enabled": False}},
+    "autoscaling-operator": {
+        "workers": [
+            {
+                "name": "general",
+                "queues": ["default", "email", "maintenance"],
+                "terminationGracePeriodSeconds": 360,
+                "autoscaling": {"mode": "operator", "minReplicas": 0, "maxReplicas": 20},
+            },
+            {"name": "reports", "queues": ["reports"], "concurrency": 2},
+        ],
+        "monitoring": {"serviceMonitor": {"enabled": True}},
+        "networkPolicy": {"metricsFrom": [{"podSelector": {"matchLabels": {"app": "prom"}}}]},
+    },
     "ingress-nodeport": {
         "api": {
             "service": {"type": "NodePort", "nodePort": 30080},

@@ -67,6 +67,59 @@ from tests.chart.render import CHART_DIR, render
             {"monitoring": {"serviceMonitor": {"enabled": True}}},
             "list Prometheus in networkPolicy.metricsFrom",
         ),
+        (
+            {
+                "workers": [
+                    {
+                        "name": "a",
+                        "queues": ["default"],
+                        "autoscaling": {"mode": "operator", "minReplicas": 5, "maxReplicas": 3},
+                    }
+                ]
+            },
+            r"autoscaling.minReplicas \(5\) must not exceed autoscaling.maxReplicas \(3\)",
+        ),
+        (
+            {
+                "workers": [
+                    {
+                        "name": "a",
+                        "queues": ["default"],
+                        "replicas": 3,
+                        "autoscaling": {"mode": "operator"},
+                    }
+                ]
+            },
+            "autoscaling.mode=operator owns the replicas; remove replicas",
+        ),
+        (
+            {
+                "workers": [
+                    {
+                        "name": "a",
+                        "queues": ["default"],
+                        "autoscaling": {
+                            "mode": "operator",
+                            "operator": {
+                                "scaleDownStabilizationSeconds": 600,
+                                "maxScaleDownStabilizationSeconds": 300,
+                            },
+                        },
+                    }
+                ]
+            },
+            "maxScaleDownStabilizationSeconds must be at least scaleDownStabilizationSeconds",
+        ),
+        (
+            {
+                "workers": [
+                    {"name": "a", "queues": ["default"], "autoscaling": {"mode": "operator"}}
+                ],
+                "monitoring": {"serviceMonitor": {"enabled": True}},
+                "exporter": {"enabled": False},
+            },
+            "cannot scrape the exporter and the autoscaler",
+        ),
     ],
     ids=[
         "no-redis-at-all",
@@ -80,6 +133,10 @@ from tests.chart.render import CHART_DIR, render
         "ingress-without-host",
         "nodeport-without-type",
         "metrics-unreachable",
+        "min-above-max",
+        "replicas-and-a-scaler",
+        "stabilization-bound-below-window",
+        "autoscaler-metrics-unreachable",
     ],
 )
 class TestCheckValues:

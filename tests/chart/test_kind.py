@@ -92,7 +92,7 @@ class TestMakeImages:
         done = _make("-n", "images", "IMAGE_REGISTRY=ghcr.io/acme")
         chart = yaml.safe_load((REPO_ROOT / "helm" / "tasklane" / "Chart.yaml").read_text())
         assert f'image="ghcr.io/acme/tasklane-$service:{chart["appVersion"]}' in done.stdout
-        assert "for service in api worker beat" in done.stdout
+        assert "for service in api worker beat autoscaler" in done.stdout
 
 
 class TestMakeKindUp:

@@ -155,3 +155,18 @@ class TestRedisNetworkPolicy:
         wanted = rule["from"][0]["podSelector"]["matchLabels"]
         other = render(name="other")
         assert not any(wanted.items() <= pod_labels(w).items() for w in workloads(other))
+
+    def test_the_autoscaler_is_admitted(self) -> None:
+        objects = render(COMBINATIONS["autoscaling-operator"])
+        (rule,) = one(objects, "NetworkPolicy", "demo-tasklane-redis")["spec"]["ingress"]
+        wanted = rule["from"][0]["podSelector"]["matchLabels"]
+        operator = one(objects, "Deployment", "demo-tasklane-autoscaler")
+        assert wanted.items() <= pod_labels(operator).items()
+
+    def test_listed_peers_are_admitted_too(self) -> None:
+        keda = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}}
+        values = {"networkPolicy": {"redisFrom": [keda]}}
+        policy = one(render(values, show_only=["redis/redis-networkpolicy.yaml"]), "NetworkPolicy")
+        (rule,) = policy["spec"]["ingress"]
+        assert rule["from"][1:] == [keda]
+        assert rule["ports"] == [{"port": "redis", "protocol": "TCP"}]

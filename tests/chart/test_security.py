@@ -67,12 +67,28 @@ class TestPodSecurity:
             assert tag != "latest", where
             assert re.fullmatch(r"[\w.-]+", tag), where
 
-    def test_no_service_account_token_is_mounted(self, combination: str) -> None:
+    def test_only_the_autoscaler_mounts_a_service_account_token(self, combination: str) -> None:
         objects = render(COMBINATIONS[combination])
+        bound = {
+            subject["name"]
+            for binding in of_kind(objects, "RoleBinding")
+            for subject in binding["subjects"]
+        }
         for workload in workloads(objects):
-            assert pod_spec(workload)["automountServiceAccountToken"] is False
+            spec = pod_spec(workload)
+            talks_to_kubernetes = workload["metadata"]["name"] == "demo-tasklane-autoscaler"
+            assert spec["automountServiceAccountToken"] is talks_to_kubernetes
+            assert (spec["serviceAccountName"] in bound) is talks_to_kubernetes
         for account in of_kind(objects, "ServiceAccount"):
             assert account["automountServiceAccountToken"] is False
+
+    def test_no_cluster_wide_or_wildcard_permissions(self, combination: str) -> None:
+        objects = render(COMBINATIONS[combination])
+        assert of_kind(objects, "ClusterRole") == of_kind(objects, "ClusterRoleBinding") == []
+        for role in of_kind(objects, "Role"):
+            for rule in role["rules"]:
+                for key in ("apiGroups", "resources", "verbs"):
+                    assert "*" not in rule[key], role["metadata"]["name"]
 
     def test_tmp_is_the_only_writable_path_besides_redis_data(self, combination: str) -> None:
         for where, workload, container in _all_containers(combination):

@@ -30,7 +30,7 @@ class TestConfigMap:
 
 
 class TestServiceAccount:
-    def test_one_account_without_a_token(self) -> None:
+    def test_one_account_without_a_token_for_every_pod_but_the_autoscaler(self) -> None:
         account = one(render(show_only=["tasklane-serviceaccount.yaml"]), "ServiceAccount")
         assert account["automountServiceAccountToken"] is False
         for deployment in of_kind(render(), "Deployment"):
@@ -41,6 +41,21 @@ class TestServiceAccount:
 class TestServiceMonitor:
     def test_off_by_default(self) -> None:
         assert of_kind(render(), "ServiceMonitor") == []
+
+    def test_scrapes_the_autoscaler_when_it_runs(self) -> None:
+        objects = render(COMBINATIONS["autoscaling-operator"])
+        monitors = {m["metadata"]["name"]: m for m in of_kind(objects, "ServiceMonitor")}
+        assert set(monitors) == {
+            "demo-tasklane-api",
+            "demo-tasklane-exporter",
+            "demo-tasklane-autoscaler",
+        }
+        monitor = monitors["demo-tasklane-autoscaler"]
+        service = one(objects, "Service", "demo-tasklane-autoscaler")
+        assert monitor["spec"]["selector"]["matchLabels"].items() <= (
+            service["metadata"]["labels"].items()
+        )
+        assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
 
     def test_scrapes_the_api_and_the_exporter(self) -> None:
         objects = render(COMBINATIONS["monitoring-on"])

@@ -30,6 +30,8 @@ Names, labels, images and the pieces of pod spec every component shares.
 {{- define "tasklane.exporterName" -}}{{ include "tasklane.fullname" . }}-exporter{{- end }}
 {{- define "tasklane.configName" -}}{{ include "tasklane.fullname" . }}-config{{- end }}
 {{- define "tasklane.serviceAccountName" -}}{{ include "tasklane.fullname" . }}{{- end }}
+{{- define "tasklane.autoscalerName" -}}{{ include "tasklane.fullname" . }}-autoscaler{{- end }}
+{{- define "tasklane.kedaAuthName" -}}{{ include "tasklane.fullname" . }}-worker-keda{{- end }}
 
 {{/* The Deployment name of a pool: (dict "root" $ "pool" $pool) */}}
 {{- define "tasklane.workerName" -}}
@@ -193,6 +195,33 @@ copied from the pool explicitly.
 {{- $_ := set $pool "shutdownTimeoutSeconds" (sub (int $pool.terminationGracePeriodSeconds) 10) }}
 {{- end }}
 {{- toJson $pool }}
+{{- end }}
+
+{{/* The pools (with workerDefaults filled in) whose autoscaling.mode is the given one:
+(dict "root" $ "mode" "operator") -> JSON list. */}}
+{{- define "tasklane.autoscaledPools" -}}
+{{- $found := list }}
+{{- range $p := .root.Values.workers }}
+{{- $pool := include "tasklane.workerPool" (dict "root" $.root "pool" $p) | fromJson }}
+{{- if eq $pool.autoscaling.mode $.mode }}
+{{- $found = append $found $pool }}
+{{- end }}
+{{- end }}
+{{- toJson $found }}
+{{- end }}
+
+{{/*
+The Redis list keys a queue's waiting tasks sit in: the queue's own list and the priority lists
+kombu adds for priorities 1-9, `<queue>\x06\x16<n>`. Each key comes out as the body of a
+double-quoted YAML string, the separator as YAML escapes: the parsed value holds the real
+control characters (0x06, 0x16) Redis has in the key. (dict "queue" "default") -> JSON list.
+*/}}
+{{- define "tasklane.queueListKeys" -}}
+{{- $keys := list .queue }}
+{{- range $n := untilStep 1 10 1 }}
+{{- $keys = append $keys (printf "%s\\x06\\x16%d" $.queue $n) }}
+{{- end }}
+{{- toJson $keys }}
 {{- end }}
 
 {{/*
