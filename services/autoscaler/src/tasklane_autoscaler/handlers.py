@@ -115,7 +115,8 @@ async def autoscale(
         ) from error
     deployment = await _get_deployment(memo.kube, namespace, config.target_deployment)
     current = int(deployment.get("spec", {}).get("replicas", 1))
-    ready = deployment.get("status", {}).get("readyReplicas")
+    # The API server leaves readyReplicas out when it is 0.
+    ready = int(deployment.get("status", {}).get("readyReplicas", 0))
     selector = config.pod_selector or selector_string(
         deployment.get("spec", {}).get("selector", {}).get("matchLabels", {})
     )
@@ -127,7 +128,7 @@ async def autoscale(
         waiting=reading.waiting,
         reserved=reading.reserved,
         replicas=current,
-        ready=int(ready) if ready is not None else None,
+        ready=ready,
         running_mean_age_s=reading.running_mean_age_s,
         reserved_on_leaving=on_leaving,
     )
