@@ -59,6 +59,31 @@ COMBINATIONS: dict[str, Obj] = {
         "monitoring": {"serviceMonitor": {"enabled": True}},
         "networkPolicy": {"metricsFrom": [{"podSelector": {"matchLabels": {"app": "prom"}}}]},
     },
+    "autoscaling-keda": {
+        "workers": [
+            {
+                "name": "general",
+                "queues": ["default", "email", "maintenance"],
+                "terminationGracePeriodSeconds": 360,
+                "autoscaling": {"mode": "keda", "minReplicas": 0, "maxReplicas": 20},
+            },
+            {
+                "name": "reports",
+                "queues": ["reports"],
+                "concurrency": 2,
+                "autoscaling": {
+                    "mode": "keda",
+                    "maxReplicas": 5,
+                    "behavior": {"scaleDown": {"stabilizationWindowSeconds": 120}},
+                },
+            },
+        ],
+        "networkPolicy": {
+            "redisFrom": [
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}}
+            ]
+        },
+    },
     "ingress-nodeport": {
         "api": {
             "service": {"type": "NodePort", "nodePort": 30080},

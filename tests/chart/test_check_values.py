@@ -120,6 +120,10 @@ from tests.chart.render import CHART_DIR, render
             },
             "cannot scrape the exporter and the autoscaler",
         ),
+        (
+            {"workers": [{"name": "a", "queues": ["default"], "autoscaling": {"mode": "keda"}}]},
+            "list KEDA's operator .* in networkPolicy.redisFrom",
+        ),
     ],
     ids=[
         "no-redis-at-all",
@@ -137,6 +141,7 @@ from tests.chart.render import CHART_DIR, render
         "replicas-and-a-scaler",
         "stabilization-bound-below-window",
         "autoscaler-metrics-unreachable",
+        "keda-cannot-reach-redis",
     ],
 )
 class TestCheckValues:
@@ -159,6 +164,28 @@ class TestCheckValuesBehindTheSchema:
             pytest.raises(helm.HelmRenderError, match='unknown queue "emails"'),
         ):
             chart.render({"workers": [{"name": "a", "queues": ["emails"]}]}, name="demo")
+
+    def test_keda_pool_without_queues(self, tmp_path: Path) -> None:
+        chart_copy = tmp_path / "tasklane"
+        shutil.copytree(CHART_DIR, chart_copy)
+        (chart_copy / "values.schema.json").unlink()
+        pool = {"name": "a", "queues": [], "autoscaling": {"mode": "keda"}}
+        with (
+            helm.Chart.load(chart_copy) as chart,
+            pytest.raises(helm.HelmRenderError, match='worker pool "a" has no queues'),
+        ):
+            chart.render({"workers": [pool], "networkPolicy": {"enabled": False}}, name="demo")
+
+    def test_unknown_autoscaling_mode(self, tmp_path: Path) -> None:
+        chart_copy = tmp_path / "tasklane"
+        shutil.copytree(CHART_DIR, chart_copy)
+        (chart_copy / "values.schema.json").unlink()
+        pool = {"name": "a", "queues": ["default"], "autoscaling": {"mode": "vpa"}}
+        with (
+            helm.Chart.load(chart_copy) as chart,
+            pytest.raises(helm.HelmRenderError, match="must be none, operator, keda or hpa"),
+        ):
+            chart.render({"workers": [pool]}, name="demo")
 
     def test_known_queues_match_the_contract(self) -> None:
         from tasklane_contract.queues import ALL_QUEUES

@@ -3,6 +3,7 @@ replicas to that scaler."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
@@ -10,7 +11,8 @@ import pytest
 import yaml
 
 from tasklane_autoscaler.spec import parse_spec
-from tests.chart.render import CHART_DIR, COMBINATIONS, Obj, of_kind, one, render
+from tasklane_contract.backlog import queue_list_keys
+from tests.chart.render import CHART_DIR, COMBINATIONS, Obj, of_kind, one, render, render_files
 
 DEPLOYMENT = ["worker/worker-deployment.yaml"]
 WORKER_AUTOSCALER = ["worker/worker-workerautoscaler.yaml"]
@@ -103,3 +105,128 @@ class TestWorkerWorkerAutoscaler:
         (version,) = CRD["spec"]["versions"]
         assert autoscaler["apiVersion"] == f"{CRD['spec']['group']}/{version['name']}"
         assert autoscaler["kind"] == CRD["spec"]["names"]["kind"]
+
+
+def _scaled_objects(values: Obj | None = None) -> dict[str, Obj]:
+    objects = render(values or COMBINATIONS["autoscaling-keda"], show_only=SCALED_OBJECT)
+    return {o["metadata"]["name"]: o for o in objects}
+
+
+SCALED_OBJECT = ["worker/worker-scaledobject.yaml"]
+TRIGGER_AUTHENTICATION = ["worker/worker-triggerauthentication.yaml"]
+
+
+class TestWorkerScaledObject:
+    def test_one_per_keda_pool_targeting_its_deployment(self) -> None:
+        scaled = _scaled_objects()
+        assert set(scaled) == {"demo-tasklane-worker-general", "demo-tasklane-worker-reports"}
+        general = scaled["demo-tasklane-worker-general"]["spec"]
+        assert general["scaleTargetRef"] == {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": "demo-tasklane-worker-general",
+        }
+        assert (general["minReplicaCount"], general["maxReplicaCount"]) == (0, 20)
+        assert (general["pollingInterval"], general["cooldownPeriod"]) == (30, 300)
+
+    def test_triggers_cover_all_ten_list_keys_of_every_queue(self) -> None:
+        for scaled in _scaled_objects().values():
+            triggers = scaled["spec"]["triggers"]
+            pool = scaled["metadata"]["labels"]["tasklane.io/worker-pool"]
+            queues = {"general": ["default", "email", "maintenance"], "reports": ["reports"]}[pool]
+            wanted = [key for queue in queues for key in queue_list_keys(queue)]
+            assert [t["metadata"]["listName"] for t in triggers] == wanted
+            assert len(triggers) == 10 * len(queues)
+            assert {t["type"] for t in triggers} == {"redis"}
+
+    def test_priority_list_names_hold_the_real_control_characters(self) -> None:
+        names = [
+            t["metadata"]["listName"]
+            for t in _scaled_objects()["demo-tasklane-worker-reports"]["spec"]["triggers"]
+        ]
+        assert names[0] == "reports"
+        assert names[1:] == [f"reports\x06\x16{n}" for n in range(1, 10)]
+        assert all("\\" not in name for name in names)
+        text = render_files(COMBINATIONS["autoscaling-keda"])[
+            "tasklane/templates/worker/worker-scaledobject.yaml"
+        ]
+        assert 'listName: "reports\\x06\\x169"' in text  # escapes in a double-quoted string
+
+    def test_lists_are_summed_and_each_replica_sized_for_its_concurrency(self) -> None:
+        # Separate triggers would each size the pool on its own list and the largest would win.
+        for scaled in _scaled_objects().values():
+            spec = scaled["spec"]
+            names = [t["name"] for t in spec["triggers"]]
+            assert len(set(names)) == len(names)
+            modifiers = spec["advanced"]["scalingModifiers"]
+            assert modifiers["formula"].split(" + ") == names
+            assert modifiers["metricType"] == "AverageValue"
+            concurrency = "2" if "reports" in scaled["metadata"]["name"] else "4"
+            assert modifiers["target"] == concurrency
+            assert modifiers["activationTarget"] == "0"
+            assert {t["metadata"]["listLength"] for t in spec["triggers"]} == {concurrency}
+
+    def test_in_chart_redis_by_its_namespaced_name(self) -> None:
+        for trigger in _scaled_objects()["demo-tasklane-worker-general"]["spec"]["triggers"]:
+            metadata = trigger["metadata"]
+            assert metadata["address"] == "demo-tasklane-redis.work.svc:6379"
+            assert (metadata["databaseIndex"], metadata["enableTLS"]) == ("0", "false")
+            assert trigger["authenticationRef"] == {"name": "demo-tasklane-worker-keda"}
+            assert "password" not in metadata and "passwordFromEnv" not in metadata
+
+    def test_external_redis_address_database_and_tls(self) -> None:
+        values = {**_pool("keda"), **COMBINATIONS["external-redis"]}
+        (scaled,) = _scaled_objects(values).values()
+        metadata = scaled["spec"]["triggers"][0]["metadata"]
+        assert metadata["address"] == "redis.example:6380"
+        assert (metadata["databaseIndex"], metadata["enableTLS"]) == ("2", "true")
+        values["externalRedis"] = {"url": "redis://redis.example", "existingSecret": "s"}
+        (scaled,) = _scaled_objects(values).values()
+        metadata = scaled["spec"]["triggers"][0]["metadata"]
+        assert metadata["address"] == "redis.example:6379"
+        assert (metadata["databaseIndex"], metadata["enableTLS"]) == ("0", "false")
+
+    def test_behavior_and_activation_from_values(self) -> None:
+        scaled = _scaled_objects()["demo-tasklane-worker-reports"]["spec"]
+        assert scaled["advanced"]["horizontalPodAutoscalerConfig"] == {
+            "behavior": {"scaleDown": {"stabilizationWindowSeconds": 120}}
+        }
+        assert (
+            "horizontalPodAutoscalerConfig"
+            not in (_scaled_objects()["demo-tasklane-worker-general"]["spec"]["advanced"])
+        )
+        values = _pool("keda", minReplicas=0, keda={"activationListLength": 3})
+        (scaled,) = _scaled_objects(values).values()
+        assert scaled["spec"]["advanced"]["scalingModifiers"]["activationTarget"] == "3"
+        assert {t["metadata"]["activationListLength"] for t in scaled["spec"]["triggers"]} == {"3"}
+
+
+class TestWorkerTriggerAuthentication:
+    def test_password_from_the_redis_secret(self) -> None:
+        auth = one(
+            render(COMBINATIONS["autoscaling-keda"], show_only=TRIGGER_AUTHENTICATION),
+            "TriggerAuthentication",
+        )
+        assert auth["metadata"]["name"] == "demo-tasklane-worker-keda"
+        assert auth["spec"] == {
+            "secretTargetRef": [
+                {"parameter": "password", "name": "demo-tasklane-redis", "key": "password"}
+            ]
+        }
+        values = {**_pool("keda"), **COMBINATIONS["external-redis"]}
+        auth = one(render(values, show_only=TRIGGER_AUTHENTICATION), "TriggerAuthentication")
+        assert auth["spec"]["secretTargetRef"] == [
+            {"parameter": "password", "name": "redis-auth", "key": "password"}
+        ]
+
+    def test_one_for_all_keda_pools_and_none_without(self) -> None:
+        assert len(render(COMBINATIONS["autoscaling-keda"], show_only=TRIGGER_AUTHENTICATION)) == 1
+        assert render(_pool("operator"), show_only=TRIGGER_AUTHENTICATION) == []
+
+    def test_no_object_holds_the_generated_password(self) -> None:
+        files = render_files(COMBINATIONS["autoscaling-keda"])
+        (secret,) = of_kind(render(COMBINATIONS["autoscaling-keda"]), "Secret")
+        password = base64.b64decode(secret["data"]["password"]).decode()
+        for path, text in files.items():
+            if not path.endswith("redis/redis-secret.yaml"):
+                assert password not in text, path

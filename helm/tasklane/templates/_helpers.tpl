@@ -109,6 +109,21 @@ imagePullSecrets:
 {{- end }}
 {{- end }}
 
+{{/*
+Where Redis answers for a client outside this namespace (KEDA's operator): a dict with
+"address" (host:port), "database" and "tls". The in-chart Service by its namespaced name.
+*/}}
+{{- define "tasklane.redisAddress" -}}
+{{- if .Values.redis.enabled }}
+{{- dict "address" (printf "%s.%s.svc:6379" (include "tasklane.redisName" .) .Release.Namespace) "database" "0" "tls" false | toJson }}
+{{- else }}
+{{- $url := urlParse .Values.externalRedis.url }}
+{{- $address := ternary $url.host (printf "%s:6379" $url.host) (contains ":" $url.host) }}
+{{- $database := trimPrefix "/" $url.path | default "0" }}
+{{- dict "address" $address "database" $database "tls" (eq $url.scheme "rediss") | toJson }}
+{{- end }}
+{{- end }}
+
 {{/* The env var every Redis client gets: the password, only ever by reference. */}}
 {{- define "tasklane.redisPasswordEnv" -}}
 {{- $secret := include "tasklane.redisSecret" . | fromJson -}}
