@@ -84,6 +84,19 @@ COMBINATIONS: dict[str, Obj] = {
             ]
         },
     },
+    "autoscaling-hpa": {
+        "workerDefaults": {
+            "autoscaling": {
+                "mode": "hpa",
+                "minReplicas": 2,
+                "maxReplicas": 8,
+                "behavior": {
+                    "scaleUp": {"policies": [{"type": "Pods", "value": 4, "periodSeconds": 15}]},
+                    "scaleDown": {"stabilizationWindowSeconds": 120},
+                },
+            }
+        },
+    },
     "ingress-nodeport": {
         "api": {
             "service": {"type": "NodePort", "nodePort": 30080},

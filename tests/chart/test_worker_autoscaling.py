@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import helm_python as helm
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml
@@ -230,3 +231,52 @@ class TestWorkerTriggerAuthentication:
         for path, text in files.items():
             if not path.endswith("redis/redis-secret.yaml"):
                 assert password not in text, path
+
+
+HPA = ["worker/worker-horizontalpodautoscaler.yaml"]
+
+
+class TestWorkerHorizontalPodAutoscaler:
+    def test_one_per_hpa_pool_on_cpu_utilisation(self) -> None:
+        objects = render(COMBINATIONS["autoscaling-hpa"], show_only=[*HPA, *DEPLOYMENT])
+        deployments = {d["metadata"]["name"] for d in of_kind(objects, "Deployment")}
+        autoscalers = of_kind(objects, "HorizontalPodAutoscaler")
+        assert {a["metadata"]["name"] for a in autoscalers} == deployments
+        for autoscaler in autoscalers:
+            spec = autoscaler["spec"]
+            assert spec["scaleTargetRef"] == {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": autoscaler["metadata"]["name"],
+            }
+            assert (spec["minReplicas"], spec["maxReplicas"]) == (2, 8)
+            assert spec["metrics"] == [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": 70},
+                    },
+                }
+            ]
+
+    def test_behavior_from_values(self) -> None:
+        values = COMBINATIONS["autoscaling-hpa"]
+        for autoscaler in render(values, show_only=HPA):
+            assert (
+                autoscaler["spec"]["behavior"]
+                == values["workerDefaults"]["autoscaling"]["behavior"]
+            )
+        (plain,) = render(_pool("hpa", hpa={"targetCPUUtilizationPercentage": 55}), show_only=HPA)
+        assert "behavior" not in plain["spec"]
+        target = plain["spec"]["metrics"][0]["resource"]["target"]
+        assert target["averageUtilization"] == 55
+
+    def test_cpu_utilisation_has_requests_to_measure_against(self) -> None:
+        for deployment in render(COMBINATIONS["autoscaling-hpa"], show_only=DEPLOYMENT):
+            (container,) = deployment["spec"]["template"]["spec"]["containers"]
+            assert container["resources"]["requests"]["cpu"]
+
+    def test_cannot_scale_to_zero(self) -> None:
+        with pytest.raises(helm.HelmRenderError, match="hpa needs minReplicas of at least 1"):
+            render(_pool("hpa", minReplicas=0))
