@@ -60,8 +60,20 @@ class TestValuesSchema:
             {"redis": {"persistence": {"sise": "2Gi"}}},
             {"workers": [{"name": "x", "queues": ["default"], "concurency": 2}]},
             {"workerDefaults": {"terminationGracePeriod": 30}},
+            {"workers": [{"name": "x", "queues": ["default"], "autoscaling": {"mod": "keda"}}]},
+            {"workerDefaults": {"autoscaling": {"operator": {"pollInterval": 5}}}},
+            {"autoscaler": {"metricPort": 9000}},
         ],
-        ids=["top-level", "api", "nested", "pool", "worker-defaults"],
+        ids=[
+            "top-level",
+            "api",
+            "nested",
+            "pool",
+            "worker-defaults",
+            "pool-autoscaling",
+            "operator-knob",
+            "autoscaler",
+        ],
     )
     def test_a_typo_is_rejected(self, values: dict[str, Any]) -> None:
         with pytest.raises(helm.HelmValuesError, match="additional propert"):
@@ -78,6 +90,9 @@ class TestValuesSchema:
             {"config": {"environment": "prod"}},
             {"api": {"resources": {"limits": None}}},
             {"api": {"service": {"type": "ExternalName"}}},
+            {"workerDefaults": {"autoscaling": {"mode": "vpa"}}},
+            {"workerDefaults": {"autoscaling": {"maxReplicas": 0}}},
+            {"workerDefaults": {"autoscaling": {"minReplicas": -1}}},
         ],
         ids=[
             "unknown-queue",
@@ -88,6 +103,9 @@ class TestValuesSchema:
             "environment",
             "no-limits",
             "service-type",
+            "autoscaling-mode",
+            "max-replicas-zero",
+            "min-replicas-negative",
         ],
     )
     def test_an_impossible_value_is_rejected(self, values: dict[str, Any]) -> None:
