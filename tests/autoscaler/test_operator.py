@@ -18,6 +18,9 @@ import pytest_asyncio
 import redis
 
 from tasklane_autoscaler import handlers
+from tasklane_autoscaler.observe import read_queues
+from tasklane_contract.celery_config import create_celery_app
+from tasklane_contract.settings import Settings
 from tests.autoscaler.conftest import free_port
 from tests.autoscaler.emulated import (
     AUTOSCALERS,
@@ -35,6 +38,7 @@ from tests.autoscaler.emulated import (
     status,
     write_kubeconfig,
 )
+from tests.support.processes import ServiceProcess
 
 
 @pytest_asyncio.fixture
@@ -50,7 +54,7 @@ async def operator(
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     monkeypatch.setenv("TASKLANE_REDIS_URL", own_redis_url)
     monkeypatch.setenv("TASKLANE_AUTOSCALER_METRICS_PORT", str(metrics_port))
-    monkeypatch.setenv("TASKLANE_AUTOSCALER_INSPECT_TIMEOUT_SECONDS", "0.3")
+    monkeypatch.setenv("TASKLANE_AUTOSCALER_INSPECT_TIMEOUT_SECONDS", "1")
     assert handlers.autoscale is not None  # imported: the handlers are registered
     stop = asyncio.Event()
     ready = asyncio.Event()
@@ -148,3 +152,48 @@ async def test_invalid_spec_is_reported_not_acted_on(
     await asyncio.sleep(3)
     assert replicas(cluster) == 2
     assert "desiredReplicas" not in status(cluster)
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio
+async def test_the_busy_worker_pod_costs_most_to_delete(
+    cluster: kmock.KubernetesEmulator,
+    own_redis_url: str,
+    own_redis: redis.Redis,
+    operator: int,
+    tmp_path: Path,
+) -> None:
+    # A real Celery worker whose name says it runs in pod workers-a, running one long task.
+    worker = ServiceProcess(
+        "worker",
+        "tasklane_worker",
+        {
+            "TASKLANE_REDIS_URL": own_redis_url,
+            "TASKLANE_WORKER_QUEUES": "default",
+            "TASKLANE_WORKER_CONCURRENCY": "2",
+        },
+        tmp_path,
+        "--hostname=celery@workers-a",
+    )
+    producer = create_celery_app(Settings(redis_url=own_redis_url), main="producer")
+    try:
+        worker.wait_for_log(" ready.")
+        producer.send_task("demo.sleep", kwargs={"seconds": 60})
+        await eventually(lambda: read_queues(own_redis, ["default"]).reserved == 1)
+        cluster.objects[DEPLOYMENTS, NAMESPACE, "workers"] = deployment(replicas=3)
+        for name in ("workers-a", "workers-b", "workers-c"):
+            cluster.objects[PODS, NAMESPACE, name] = pod(name)
+        cluster.objects[AUTOSCALERS, NAMESPACE, "workers"] = autoscaler()
+
+        # One task runs: one replica is enough, and the ReplicaSet is told which one to keep.
+        await eventually(lambda: replicas(cluster) == 1, within_s=30)
+        costs = {
+            name: cluster.objects[PODS, NAMESPACE, name]["metadata"]["annotations"][
+                "controller.kubernetes.io/pod-deletion-cost"
+            ]
+            for name in ("workers-a", "workers-b", "workers-c")
+        }
+        assert costs == {"workers-a": "1", "workers-b": "0", "workers-c": "0"}
+    finally:
+        worker.kill()
+        producer.close()
