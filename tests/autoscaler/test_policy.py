@@ -181,3 +181,11 @@ def test_target_wait_lets_a_young_backlog_wait() -> None:
 def test_impossible_specs_are_refused(kwargs: dict[str, int]) -> None:
     with pytest.raises(ValueError):
         ScalingSpec(**kwargs)
+
+
+def test_no_scale_down_while_tasks_wait() -> None:
+    watched = decide(Observation(0, 0, 4, 5), SPEC).state
+    held = decide(Observation(100, 3, 4, 5), SPEC, watched)
+    assert (held.desired, held.reason) == (5, Reason.STABILIZING)
+    drained = decide(Observation(105, 0, 4, 5), SPEC, held.state)
+    assert drained.desired < 5

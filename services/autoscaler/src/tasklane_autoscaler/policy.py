@@ -260,6 +260,9 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
     elif window_peak < obs.replicas and not watched_whole_window:
         # Just started (or restarted): what happened before is unknown, so hold for a window.
         desired, reason = obs.replicas, Reason.STABILIZING
+    elif window_peak < obs.replicas and obs.waiting > 0:
+        # Tasks are still waiting: every replica there is about to take one.
+        desired, reason = obs.replicas, Reason.STABILIZING
     elif window_peak < obs.replicas:
         desired, reason = window_peak, Reason.SCALE_DOWN
     elif wanted < obs.replicas:
