@@ -1,7 +1,8 @@
 """Surges that recur on a schedule: a beat task fanning out a batch every N minutes, a nightly
-import. Each surge is a jump of demand after a quiet spell; once the last three came at a
-steady interval, the next is expected one interval after the last, and the replicas the last
-surges needed can be asked for one startup ahead of it. Pure functions over a small history.
+import. A surge is demand at least doubling from one observation to the next. Once two came
+(and the interval before, if any, agrees), the next is expected one interval after the last, and
+the replicas the last surges needed are asked for one startup ahead of it. Pure functions over a
+small history.
 """
 
 from __future__ import annotations
