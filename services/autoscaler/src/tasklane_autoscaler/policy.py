@@ -192,15 +192,10 @@ def adapted_window(state: PolicyState, spec: ScalingSpec, now: float, wanted: in
     return window
 
 
-def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None) -> Decision:
-    state = state or PolicyState()
-    demand = obs.waiting + obs.reserved
-    if obs.waiting == 0:
-        backlog_since = None
-    else:
-        backlog_since = state.backlog_since if state.backlog_since is not None else obs.time
-    busy_until = obs.time if demand > 0 else state.busy_until
-
+def needing_slots(
+    obs: Observation, spec: ScalingSpec, state: PolicyState, backlog_since: float | None
+) -> float:
+    """Reserved tasks that stay plus the backlog worth new replicas."""
     span = max(2 * spec.startup_s, 30.0)
     task_seconds = task_seconds_estimate(state.samples, obs.time, span)
     # Tasks on replicas already leaving finish there: they need no slot among those that stay.
@@ -209,12 +204,21 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
     # than that lost the bet (a standing queue), and all of it counts.
     standing = backlog_since is not None and obs.time - backlog_since >= spec.startup_s
     backlog = float(obs.waiting) if standing else unreached_backlog(obs, spec, task_seconds)
-    needing_slots = staying_reserved + backlog
-    # Size for demand one startup from now: a replica asked for now only helps then.
-    # (Growth of the demand that needs slots: a spike the ready replicas absorb is no trend.)
-    growth = demand_growth_per_s(state.samples, obs.time, needing_slots, span=2 * spec.startup_s)
-    projected = needing_slots + max(0.0, growth) * spec.startup_s
-    wanted = math.ceil(projected / spec.replica_demand)
+    return staying_reserved + backlog
+
+
+def wanted_replicas(
+    obs: Observation,
+    spec: ScalingSpec,
+    state: PolicyState,
+    needing: float,
+    backlog_since: float | None,
+) -> int:
+    """Replicas for the demand one startup from now (a replica asked for now only helps then),
+    before bounds and stabilisation."""
+    # Growth of the demand that needs slots: a spike the ready replicas absorb is no trend.
+    growth = demand_growth_per_s(state.samples, obs.time, needing, span=2 * spec.startup_s)
+    wanted = math.ceil((needing + max(0.0, growth) * spec.startup_s) / spec.replica_demand)
     if obs.waiting > 0:
         wanted = max(wanted, 1)  # waiting work always has a replica to go to
     patient = (
@@ -224,9 +228,75 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
     )
     if patient:
         # The backlog is younger than the wait the user accepts: size for what runs, not for it.
+        staying_reserved = max(0, obs.reserved - obs.reserved_on_leaving)
         wanted = math.ceil(staying_reserved / spec.replica_demand)
-    raw_wanted = wanted
-    wanted = max(spec.min_replicas, min(spec.max_replicas, wanted))
+    return wanted
+
+
+def direction(
+    obs: Observation,
+    wanted: int,
+    bounded_wanted: int,
+    scheduled: int,
+    window_peak: int,
+    watched_whole_window: bool,
+) -> tuple[int, Reason]:
+    """Up, down or hold, before the safety rules."""
+    if bounded_wanted > obs.replicas:
+        reason = Reason.SCALE_UP if wanted >= bounded_wanted else Reason.BOUNDS
+        return bounded_wanted, reason
+    if scheduled > obs.replicas:
+        return scheduled, Reason.SCHEDULED_SURGE
+    if window_peak < obs.replicas:
+        if not watched_whole_window:
+            # Just started (or restarted): what happened before is unknown, so hold a window.
+            return obs.replicas, Reason.STABILIZING
+        if obs.waiting > 0:
+            # Tasks are still waiting: every replica there is about to take one.
+            return obs.replicas, Reason.STABILIZING
+        return window_peak, Reason.SCALE_DOWN
+    if bounded_wanted < obs.replicas:
+        return obs.replicas, Reason.STABILIZING
+    return obs.replicas, Reason.STEADY
+
+
+def kept_safe(
+    obs: Observation,
+    spec: ScalingSpec,
+    decision: tuple[int, Reason],
+    scheduled: int,
+    floor: int,
+    idle_for: float,
+) -> tuple[int, Reason]:
+    """The rules no scale-down may break, then the bounds."""
+    desired, reason = decision
+    if desired < obs.replicas and desired < scheduled:
+        desired, reason = min(scheduled, obs.replicas), Reason.SCHEDULED_SURGE
+    if desired < obs.replicas and desired < floor:
+        desired, reason = min(floor, obs.replicas), Reason.RUNNING_TASKS
+    if desired == 0 < obs.replicas and idle_for < spec.zero_after_s:
+        desired, reason = 1, Reason.IDLE_BEFORE_ZERO
+    bounded = max(spec.min_replicas, min(spec.max_replicas, desired))
+    if bounded != desired:
+        desired, reason = bounded, Reason.BOUNDS if bounded != obs.replicas else Reason.STEADY
+    if desired == obs.replicas and reason in (Reason.SCALE_UP, Reason.SCALE_DOWN):
+        reason = Reason.STEADY
+    return desired, reason
+
+
+def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None) -> Decision:
+    state = state or PolicyState()
+    demand = obs.waiting + obs.reserved
+    if obs.waiting == 0:
+        backlog_since = None
+    else:
+        backlog_since = state.backlog_since if state.backlog_since is not None else obs.time
+    busy_until = obs.time if demand > 0 else state.busy_until
+    staying_reserved = max(0, obs.reserved - obs.reserved_on_leaving)
+
+    needing = needing_slots(obs, spec, state, backlog_since)
+    wanted = wanted_replicas(obs, spec, state, needing, backlog_since)
+    bounded_wanted = max(spec.min_replicas, min(spec.max_replicas, wanted))
     surges = track(
         state.surges,
         obs.time,
@@ -237,7 +307,9 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
     )
     scheduled = min(spec.max_replicas, expected_replicas(surges, obs.time, spec.startup_s))
 
-    window = adapted_window(state, spec, obs.time, wanted if wanted > obs.replicas else 0)
+    window = adapted_window(
+        state, spec, obs.time, bounded_wanted if bounded_wanted > obs.replicas else 0
+    )
     regretted = window > (state.window_s or spec.scale_down_stabilization_s)
     # A surge that came on schedule is over: its peak is no sign of what comes next (the
     # schedule is), so it does not hold replicas through the window.
@@ -247,46 +319,30 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
         for s in state.samples
         if s.time > obs.time - window and not (forget_surge and s.in_surge)
     ]
-    window_peak = max(wanted, covering_replicas([*window_demand, needing_slots], spec))
-    floor = running_floor(staying_reserved, obs.waiting, spec.concurrency)
-
+    window_peak = max(bounded_wanted, covering_replicas([*window_demand, needing], spec))
     observing_since = state.observing_since if state.observing_since is not None else obs.time
-    watched_whole_window = obs.time - observing_since >= window
 
-    if wanted > obs.replicas:
-        desired, reason = wanted, Reason.SCALE_UP if raw_wanted >= wanted else Reason.BOUNDS
-    elif scheduled > obs.replicas:
-        desired, reason = scheduled, Reason.SCHEDULED_SURGE
-    elif window_peak < obs.replicas and not watched_whole_window:
-        # Just started (or restarted): what happened before is unknown, so hold for a window.
-        desired, reason = obs.replicas, Reason.STABILIZING
-    elif window_peak < obs.replicas and obs.waiting > 0:
-        # Tasks are still waiting: every replica there is about to take one.
-        desired, reason = obs.replicas, Reason.STABILIZING
-    elif window_peak < obs.replicas:
-        desired, reason = window_peak, Reason.SCALE_DOWN
-    elif wanted < obs.replicas:
-        desired, reason = obs.replicas, Reason.STABILIZING
-    else:
-        desired, reason = obs.replicas, Reason.STEADY
+    desired, reason = kept_safe(
+        obs,
+        spec,
+        direction(
+            obs,
+            wanted,
+            bounded_wanted,
+            scheduled,
+            window_peak,
+            watched_whole_window=obs.time - observing_since >= window,
+        ),
+        scheduled,
+        floor=running_floor(staying_reserved, obs.waiting, spec.concurrency),
+        idle_for=obs.time - busy_until if busy_until is not None else math.inf,
+    )
 
-    if desired < obs.replicas and desired < scheduled:
-        desired, reason = min(scheduled, obs.replicas), Reason.SCHEDULED_SURGE
-    if desired < obs.replicas and desired < floor:
-        desired, reason = min(floor, obs.replicas), Reason.RUNNING_TASKS
-    idle_for = obs.time - busy_until if busy_until is not None else math.inf
-    if desired == 0 < obs.replicas and idle_for < spec.zero_after_s:
-        desired, reason = 1, Reason.IDLE_BEFORE_ZERO
-    bounded = max(spec.min_replicas, min(spec.max_replicas, desired))
-    if bounded != desired:
-        desired, reason = bounded, Reason.BOUNDS if bounded != obs.replicas else Reason.STEADY
-    if desired == obs.replicas and reason in (Reason.SCALE_UP, Reason.SCALE_DOWN):
-        reason = Reason.STEADY
-
+    span = max(2 * spec.startup_s, 30.0)
     keep_after = obs.time - max(spec.max_stabilization_s, window, span)
     sample = Sample(
         obs.time,
-        needing_slots,
+        needing,
         obs.running_mean_age_s if obs.reserved else None,
         in_surge=surges.under_way,
     )
