@@ -130,3 +130,8 @@ def write_kubeconfig(path: Path, server: str) -> Path:
         )
     )
     return path
+
+
+def event_types(cluster: kmock.KubernetesEmulator) -> list[str]:
+    posted = cluster[kmock.method.POST, kmock.resource("v1/events")]
+    return [request.data.get("type", "") for request in posted]

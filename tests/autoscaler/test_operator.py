@@ -31,6 +31,7 @@ from tests.autoscaler.emulated import (
     autoscaler,
     deployment,
     event_reasons,
+    event_types,
     eventually,
     pod,
     replicas,
@@ -149,7 +150,8 @@ async def test_invalid_spec_is_reported_not_acted_on(
     cluster.objects[DEPLOYMENTS, NAMESPACE, "workers"] = deployment(replicas=2)
     own_redis.rpush("default", *[b"task"] * 50)
     cluster.objects[AUTOSCALERS, NAMESPACE, "workers"] = autoscaler(minReplicas=5, maxReplicas=3)
-    await asyncio.sleep(3)
+    await eventually(lambda: "InvalidSpec" in event_reasons(cluster))
+    await asyncio.sleep(2)
     assert replicas(cluster) == 2
     assert "desiredReplicas" not in status(cluster)
 
@@ -197,3 +199,17 @@ async def test_the_busy_worker_pod_costs_most_to_delete(
     finally:
         worker.kill()
         producer.close()
+
+
+@pytest.mark.asyncio
+async def test_a_missing_deployment_is_reported_and_retried(
+    cluster: kmock.KubernetesEmulator, own_redis: redis.Redis, operator: int
+) -> None:
+    own_redis.rpush("default", *[b"task"] * 5)
+    cluster.objects[AUTOSCALERS, NAMESPACE, "workers"] = autoscaler()
+    # A Warning Event says why nothing happens; the timer retries.
+    await eventually(lambda: "Warning" in event_types(cluster))
+    assert "desiredReplicas" not in status(cluster)
+
+    cluster.objects[DEPLOYMENTS, NAMESPACE, "workers"] = deployment(replicas=1)
+    await eventually(lambda: replicas(cluster) == 2, within_s=45)  # retried, then acted on

@@ -101,6 +101,7 @@ async def autoscale(
     try:
         config = parse_spec(spec)
     except ValueError as error:
+        _warn_once(memo, body, "InvalidSpec", str(error))
         raise kopf.PermanentError(str(error)) from error
     now = time.monotonic()
     if now < memo.get("next_poll_at", 0.0):
@@ -108,12 +109,12 @@ async def autoscale(
     memo.next_poll_at = now + config.poll_interval_s
 
     try:
-        reading: QueueReading = await asyncio.to_thread(read_queues, memo.redis, config.queues)
-    except redis.RedisError as error:
-        raise kopf.TemporaryError(
-            f"cannot read the backlog: {error}", delay=config.poll_interval_s
-        ) from error
-    deployment = await _get_deployment(memo.kube, namespace, config.target_deployment)
+        reading = await _read_queues(memo, config.queues, retry_s=config.poll_interval_s)
+        deployment = await _get_deployment(memo.kube, namespace, config.target_deployment)
+    except kopf.TemporaryError as error:
+        _warn_once(memo, body, "CannotScale", str(error))
+        raise
+    memo.warned = False
     current = int(deployment.get("spec", {}).get("replicas", 1))
     # The API server leaves readyReplicas out when it is 0.
     ready = int(deployment.get("status", {}).get("readyReplicas", 0))
@@ -182,6 +183,21 @@ def _record_metrics(
     if decision.desired != current:
         direction = "up" if decision.desired > current else "down"
         metrics.scale_patches.labels(key, direction).inc()
+
+
+def _warn_once(memo: Any, body: kopf.Body, reason: str, message: str) -> None:
+    """A Warning Event when a problem starts, not on every retry while it lasts."""
+    if not memo.get("warned", False):
+        kopf.event(body, type="Warning", reason=reason, message=message)
+        memo.warned = True
+
+
+async def _read_queues(memo: Any, queues: tuple[str, ...], retry_s: float) -> QueueReading:
+    try:
+        reading: QueueReading = await asyncio.to_thread(read_queues, memo.redis, queues)
+    except redis.RedisError as error:
+        raise kopf.TemporaryError(f"cannot read the backlog: {error}", delay=retry_s) from error
+    return reading
 
 
 async def _get_deployment(kube: KubernetesApi, namespace: str, name: str) -> dict[str, Any]:
