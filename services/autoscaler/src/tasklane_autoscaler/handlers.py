@@ -206,7 +206,7 @@ async def _get_deployment(kube: KubernetesApi, namespace: str, name: str) -> dic
     except KubernetesApiError as error:
         if error.status == 404:
             raise kopf.TemporaryError(
-                f"Deployment {namespace}/{name} not found", delay=30
+                f"Deployment {namespace}/{name} not found", delay=10
             ) from error
         raise kopf.TemporaryError(f"cannot read Deployment {name}: {error}", delay=10) from error
 
