@@ -135,3 +135,20 @@ def write_kubeconfig(path: Path, server: str) -> Path:
 def event_types(cluster: kmock.KubernetesEmulator) -> list[str]:
     posted = cluster[kmock.method.POST, kmock.resource("v1/events")]
     return [request.data.get("type", "") for request in posted]
+
+
+def first_patch_id(cluster: kmock.KubernetesEmulator, path_end: str) -> int:
+    """Order number of the first PATCH request to a URL ending with `path_end`."""
+    return min(r.id for r in cluster[kmock.method.PATCH] if str(r.url).endswith(path_end))
+
+
+def first_scale_down_id(cluster: kmock.KubernetesEmulator) -> int:
+    """Order number of the first patch of the Deployment's scale that lowered its replicas."""
+    previous = None
+    for request in cluster[kmock.method.PATCH]:
+        if str(request.url).endswith("/deployments/workers/scale"):
+            asked = request.data["spec"]["replicas"]
+            if previous is not None and asked < previous:
+                return int(request.id)
+            previous = asked
+    raise AssertionError("no scale-down was patched")

@@ -33,6 +33,8 @@ from tests.autoscaler.emulated import (
     event_reasons,
     event_types,
     eventually,
+    first_patch_id,
+    first_scale_down_id,
     pod,
     replicas,
     reserve,
@@ -113,6 +115,7 @@ async def test_backlog_scales_the_deployment_up_then_down_safely(
     await eventually(lambda: replicas(cluster) == 1)
     assert status(cluster)["reserved"] == 2
     await eventually(lambda: "ScaledDown" in event_reasons(cluster))
+    assert first_patch_id(cluster, "/pods/workers-a") < first_scale_down_id(cluster)
     costs = {
         name: cluster.objects[PODS, NAMESPACE, name]["metadata"].get("annotations", {})
         for name in ("workers-a", "workers-b", "workers-c", "api-a")
