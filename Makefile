@@ -6,7 +6,7 @@ PYTHON ?= python3
 # uv is the one tool needed up front; it is installed with pip when missing.
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: help uv sync run test lint format bench
+.PHONY: help uv sync run test lint format bench dashboards
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -26,7 +26,10 @@ test: sync ## run the whole test suite
 lint: sync ## ruff and mypy
 	$(UV) run --no-sync ruff check .
 	$(UV) run --no-sync ruff format --check .
-	$(UV) run --no-sync mypy services tests bench
+	$(UV) run --no-sync mypy services tests bench helm/dashboards
+
+dashboards: sync ## regenerate the Grafana dashboards' JSON in helm/tasklane/files/dashboards
+	$(UV) run --no-sync python helm/dashboards/generate.py
 
 bench: sync ## API and worker figures against the textbook FastAPI + Celery pattern (needs wrk)
 	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk"; exit 1; }

@@ -38,7 +38,11 @@ COMBINATIONS: dict[str, Obj] = {
         ]
     },
     "monitoring-on": {
-        "monitoring": {"serviceMonitor": {"enabled": True, "labels": {"release": "kps"}}},
+        "monitoring": {
+            "serviceMonitor": {"enabled": True, "labels": {"release": "kps"}},
+            "prometheusRule": {"enabled": True, "labels": {"release": "kps"}},
+            "dashboards": {"enabled": True, "annotations": {"grafana_folder": "tasklane"}},
+        },
         "networkPolicy": {
             "metricsFrom": [
                 {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "mon"}}}

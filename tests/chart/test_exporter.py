@@ -27,6 +27,11 @@ class TestExporterDeployment:
         assert "--retry-interval=5" in args
         assert "--default-queue-name=default" in args
 
+    def test_keeps_hostname_cardinality_low_under_autoscaling(self) -> None:
+        args = _container()["args"]
+        assert "--generic-hostname-task-sent-metric" in args
+        assert "--purge-offline-worker-metrics=600" in args
+
     def test_broker_url_expands_the_password_from_the_secret(self) -> None:
         env = _container()["env"]
         names = [e["name"] for e in env]

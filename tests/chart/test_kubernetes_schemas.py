@@ -19,6 +19,7 @@ from tests.chart.render import CHART_DIR, COMBINATIONS, KUBE_VERSION, Obj, rende
 CHART_CRD = CHART_DIR / "crds" / "workerautoscaler.yaml"
 THIRD_PARTY_KINDS = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
     ("keda.sh/v1alpha1", "ScaledObject"),
     ("keda.sh/v1alpha1", "TriggerAuthentication"),
 }

@@ -70,9 +70,18 @@ class TestServiceMonitor:
             assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
             assert endpoint["path"] == "/metrics"
 
-    def test_reserved_toggles_are_accepted(self) -> None:
-        # The observability work fills these in; the keys are part of the interface already.
-        values = {
-            "monitoring": {"prometheusRule": {"enabled": True}, "dashboards": {"enabled": True}}
-        }
-        assert of_kind(render(values), "Deployment")
+    def test_exporter_job_names_celery_and_every_target_gets_its_release(self) -> None:
+        objects = render(COMBINATIONS["autoscaling-operator"])
+        for monitor in of_kind(objects, "ServiceMonitor"):
+            (endpoint,) = monitor["spec"]["endpoints"]
+            relabelings = endpoint["relabelings"]
+            assert {
+                "sourceLabels": ["__meta_kubernetes_service_label_app_kubernetes_io_instance"],
+                "targetLabel": "release",
+            } in relabelings
+            jobs = [r["replacement"] for r in relabelings if r["targetLabel"] == "job"]
+            if monitor["metadata"]["name"].endswith("-exporter"):
+                # The alert rules and the celery-mixin dashboards find the exporter by this.
+                assert jobs == ["demo-tasklane-celery-exporter"]
+            else:
+                assert jobs == []

@@ -32,9 +32,13 @@ def processes_with_marker(marker: str) -> list[int]:
 
 def test_runner_serves_tasks_and_stops_every_child(tmp_path: Path) -> None:
     marker = f"TASKLANE_TEST_MARKER={uuid.uuid4()}"
-    port = free_port()
+    port, exporter_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k != "TASKLANE_REDIS_URL"}
-    env |= {"TASKLANE_API_PORT": str(port), marker.split("=")[0]: marker.split("=")[1]}
+    env |= {
+        "TASKLANE_API_PORT": str(port),
+        "TASKLANE_EXPORTER_PORT": str(exporter_port),
+        marker.split("=")[0]: marker.split("=")[1],
+    }
     runner = subprocess.Popen(
         [sys.executable, "-m", "tasklane_devstack"],
         cwd=tmp_path,
@@ -55,10 +59,35 @@ def test_runner_serves_tasks_and_stops_every_child(tmp_path: Path) -> None:
             task_id = eventually(submitted, timeout_s=60, every_s=0.5)
             done = wait_for_status(http, task_id, {"SUCCESS"}, timeout_s=60)
             assert done["result"] == {"processed_data": "STACK"}
+            assert 'tasklane_queue_waiting{queue="default"}' in http.get("/metrics").text
+
+            def exporter_metrics() -> str | None:
+                try:
+                    response = httpx.get(f"http://127.0.0.1:{exporter_port}/metrics", timeout=10)
+                except httpx.HTTPError:
+                    return None
+                return response.text if response.status_code == 200 else None
+
+            # The first run fetches the exporter's own environment from PyPI.
+            eventually(exporter_metrics, timeout_s=180, every_s=1)
+            second = eventually(submitted, timeout_s=10)
+            wait_for_status(http, second, {"SUCCESS"}, timeout_s=60)
+
+            def succeeded_counted() -> bool:
+                return any(
+                    line.startswith("celery_task_succeeded_total{")
+                    and 'name="text.process"' in line
+                    and not line.endswith(" 0.0")
+                    for line in (exporter_metrics() or "").splitlines()
+                )
+
+            eventually(succeeded_counted, timeout_s=30, every_s=0.5)
         # redis, api, worker (+ its pool processes) and beat, besides the runner itself
         assert len(processes_with_marker(marker)) >= 5
         log = (tmp_path / "run.log").read_text()
         assert "API docs" in log and "embedded Redis" in log
+        assert f"http://127.0.0.1:{port}/metrics" in log
+        assert f"http://127.0.0.1:{exporter_port}/metrics" in log
     finally:
         runner.send_signal(signal.SIGTERM)
         code = runner.wait(60)

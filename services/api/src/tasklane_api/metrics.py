@@ -5,10 +5,15 @@ middleware do not justify an instrumentation framework on the hot path."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tasklane_contract.backlog import read_backlog_async
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -41,6 +46,40 @@ class ApiMetrics:
             ["task", "reason"],
             registry=self.registry,
         )
+        # The backlog as the contract counts it (every priority list, plus reserved messages):
+        # celery-exporter's celery_queue_length reads only the bare list and undercounts.
+        # Read on each scrape, so every API replica exports the same values (take max()).
+        self.waiting = Gauge(
+            "tasklane_queue_waiting",
+            "Tasks waiting in the queue's lists (every priority), not yet taken by a worker.",
+            ["queue"],
+            registry=self.registry,
+        )
+        self.reserved = Gauge(
+            "tasklane_queue_reserved",
+            "Tasks taken by a worker from the queue and not yet acknowledged.",
+            ["queue"],
+            registry=self.registry,
+        )
+        self.backlog_read_failures = Counter(
+            "tasklane_queue_backlog_read_failures_total",
+            "Scrapes whose backlog could not be read from Redis (the gauges were left out).",
+            registry=self.registry,
+        )
+
+    async def refresh_backlog(self, client: aioredis.Redis, queues: Iterable[str]) -> None:
+        """Set the backlog gauges from Redis; on a Redis error drop them rather than export
+        stale numbers (an absent series shows as a gap, a stale one as a lie)."""
+        try:
+            backlog = await read_backlog_async(client, queues)
+        except (RedisError, OSError):
+            self.backlog_read_failures.inc()
+            self.waiting.clear()
+            self.reserved.clear()
+            return
+        for queue, reading in backlog.items():
+            self.waiting.labels(queue).set(reading.waiting)
+            self.reserved.labels(queue).set(reading.reserved)
 
 
 class RequestMetricsMiddleware:

@@ -81,6 +81,9 @@ class Settings(BaseSettings):
         description="File a worker touches while its consumer loop is alive; the liveness "
         "probe (`python -m tasklane_worker.liveness`) checks its age.",
     )
+    exporter_port: int = Field(
+        9808, ge=1, le=65535, description="Port `make run` starts celery-exporter on."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("worker_queues", "api_keys", mode="before")

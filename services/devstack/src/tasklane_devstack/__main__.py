@@ -1,5 +1,5 @@
 """`python -m tasklane_devstack` (what `make run` runs): Redis unless TASKLANE_REDIS_URL is
-set, then the API, one worker and beat; Ctrl-C or SIGTERM stops them all."""
+set, then the API, one worker, beat and celery-exporter; Ctrl-C or SIGTERM stops them all."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from tasklane_autoscaler.policy import ScalingSpec
 from tasklane_contract.logs import configure_logging
 from tasklane_contract.queues import ALL_QUEUES
 from tasklane_contract.settings import Settings
+from tasklane_devstack.exporter import exporter_command, exporter_env, find_uv
 from tasklane_devstack.ports import free_port, port_is_free
 from tasklane_devstack.redis_server import RedisServer
 from tasklane_devstack.supervisor import Supervisor
@@ -58,6 +59,22 @@ def start_local_autoscaler(settings: Settings, workers: WorkerPool) -> threading
     return stop
 
 
+def start_exporter(supervisor: Supervisor, settings: Settings) -> str:
+    """celery-exporter, if uv can fetch it; the stack runs on without it otherwise."""
+    uv = find_uv()
+    if uv is None:
+        return "not started: uv is not on PATH"
+    if not port_is_free(settings.exporter_port, settings.api_host):
+        return f"not started: port {settings.exporter_port} is taken (TASKLANE_EXPORTER_PORT)"
+    supervisor.start_command(
+        "celery-exporter",
+        exporter_command(uv, settings, host=settings.api_host),
+        extra_env=exporter_env(settings),
+        essential=False,
+    )
+    return f"http://{settings.api_host}:{settings.exporter_port}/metrics"
+
+
 def main() -> int:
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
@@ -83,6 +100,7 @@ def main() -> int:
         supervisor.start("beat", "tasklane_beat")
         workers = WorkerPool(supervisor)
         workers.start()
+        exporter = start_exporter(supervisor, settings)
         if os.environ.get("TASKLANE_AUTOSCALE") == "1":
             stop_scaling = start_local_autoscaler(settings, workers)
         base = f"http://{settings.api_host}:{settings.api_port}"
@@ -90,14 +108,23 @@ def main() -> int:
             f"\ntasklane is starting:\n"
             f"  API       {base}/v1/task-types\n"
             f"  API docs  {base}/docs\n"
-            f"  metrics   {base}/metrics\n"
             f"  Redis     {settings.redis_display}\n"
+            f"metrics (Prometheus):\n"
+            f"  API              {base}/metrics  (requests, submissions, backlog per queue)\n"
+            f"  celery-exporter  {exporter}  (tasks, workers)\n"
             f"try: curl -s -X POST {base}/v1/tasks/text.process "
             f"-H 'Content-Type: application/json' -d '{{\"data\": \"hello\"}}'\n"
             f"Ctrl-C stops everything.\n",
             flush=True,
         )
         while (exited := supervisor.first_exited()) is None:
+            if (optional := supervisor.first_exited(essential=False)) is not None:
+                print(
+                    f"{optional.name} exited with {optional.process.returncode}; "
+                    "the stack runs on without it",
+                    flush=True,
+                )
+                supervisor.retire(optional)
             time.sleep(0.5)
         print(f"{exited.name} exited with {exited.process.returncode}; stopping", flush=True)
         return 1

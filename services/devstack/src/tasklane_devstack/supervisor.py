@@ -17,6 +17,7 @@ class Child:
     name: str
     process: subprocess.Popen[bytes]
     retiring: bool = False  # asked to stop: its exit is expected, not a crash
+    essential: bool = True  # its exit stops the stack (celery-exporter's does not)
 
 
 class Supervisor:
@@ -25,21 +26,36 @@ class Supervisor:
         self.children: list[Child] = []
 
     def start(self, name: str, module: str, *args: str) -> Child:
+        return self.start_command(name, [sys.executable, "-m", module, *args])
+
+    def start_command(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        extra_env: Mapping[str, str] | None = None,
+        essential: bool = True,
+    ) -> Child:
         process = subprocess.Popen(
-            [sys.executable, "-m", module, *args],
-            env=self.env,
+            argv,
+            env={**self.env, **(extra_env or {})},
             # Own process group: the terminal's Ctrl-C reaches only us, and we stop the
             # children in order instead of all at once.
             start_new_session=True,
         )
-        child = Child(name, process)
+        child = Child(name, process, essential=essential)
         self.children.append(child)
         return child
 
-    def first_exited(self) -> Child | None:
-        """A child that stopped without being asked to."""
+    def first_exited(self, *, essential: bool = True) -> Child | None:
+        """A child (essential or not) that stopped without being asked to."""
         return next(
-            (c for c in self.children if not c.retiring and c.process.poll() is not None), None
+            (
+                c
+                for c in self.children
+                if c.essential == essential and not c.retiring and c.process.poll() is not None
+            ),
+            None,
         )
 
     def retire(self, child: Child) -> None:

@@ -7,6 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
 from tasklane_api.dependencies import ServicesDep
+from tasklane_contract.queues import ALL_QUEUES
 
 router = APIRouter(tags=["health"])
 
@@ -29,4 +30,5 @@ async def readyz(services: ServicesDep, response: Response) -> dict[str, str]:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(services: ServicesDep) -> Response:
+    await services.metrics.refresh_backlog(services.redis, ALL_QUEUES)
     return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)

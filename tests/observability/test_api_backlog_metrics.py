@@ -1,0 +1,63 @@
+"""The API's backlog gauges, read from a real Redis the way kombu stores messages: every
+priority list counts, reserved messages count apart, and a Redis that is away leaves the
+gauges out instead of exporting stale numbers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import redis
+import redis.asyncio as aioredis
+from prometheus_client import generate_latest
+
+from tasklane_api.metrics import ApiMetrics
+from tasklane_contract.backlog import PRIORITY_SEPARATOR, UNACKED_KEY
+from tasklane_devstack.ports import free_port
+from tasklane_devstack.redis_server import RedisServer
+
+
+def _refresh(metrics: ApiMetrics, url: str, queues: tuple[str, ...]) -> None:
+    async def go() -> None:
+        client = aioredis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        try:
+            await metrics.refresh_backlog(client, queues)
+        finally:
+            await client.aclose()
+
+    asyncio.run(go())
+
+
+def _value(metrics: ApiMetrics, name: str, **labels: str) -> float | None:
+    return metrics.registry.get_sample_value(name, labels)
+
+
+def test_backlog_counts_priorities_and_reserved(fresh_redis: RedisServer) -> None:
+    client = redis.Redis.from_url(fresh_redis.url)
+    client.rpush("default", b"m1", b"m2")
+    client.rpush(f"default{PRIORITY_SEPARATOR}3", b"m3")
+    client.rpush("email", b"m4")
+    client.hset(UNACKED_KEY, "tag-1", json.dumps([{}, "default", "default"]))
+    metrics = ApiMetrics()
+    _refresh(metrics, fresh_redis.url, ("default", "email", "reports"))
+    assert _value(metrics, "tasklane_queue_waiting", queue="default") == 3
+    assert _value(metrics, "tasklane_queue_reserved", queue="default") == 1
+    assert _value(metrics, "tasklane_queue_waiting", queue="email") == 1
+    # An empty queue is exported as 0, so "no backlog" and "no data" differ.
+    assert _value(metrics, "tasklane_queue_waiting", queue="reports") == 0
+    text = generate_latest(metrics.registry).decode()
+    assert 'tasklane_queue_waiting{queue="default"} 3.0' in text
+
+    client.delete("default", f"default{PRIORITY_SEPARATOR}3")
+    _refresh(metrics, fresh_redis.url, ("default", "email", "reports"))
+    assert _value(metrics, "tasklane_queue_waiting", queue="default") == 0
+    client.close()
+
+
+def test_unreachable_redis_drops_the_gauges(fresh_redis: RedisServer) -> None:
+    metrics = ApiMetrics()
+    _refresh(metrics, fresh_redis.url, ("default",))
+    assert _value(metrics, "tasklane_queue_waiting", queue="default") == 0
+    _refresh(metrics, f"redis://127.0.0.1:{free_port()}/0", ("default",))
+    assert _value(metrics, "tasklane_queue_waiting", queue="default") is None
+    assert _value(metrics, "tasklane_queue_backlog_read_failures_total") == 1
