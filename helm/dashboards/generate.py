@@ -421,7 +421,7 @@ AUTOSCALING = Dashboard(
                 Panel(
                     "Decisions by reason",
                     "Why the operator chose its replicas (backlog, idle, stabilizing, bounds, "
-                    "...); `bounds` with a waiting backlog for long fires "
+                    "...). Tasks waiting while desired equals current for 15 minutes fires "
                     "TasklaneAutoscalerPinnedAtMax.",
                     (
                         q(

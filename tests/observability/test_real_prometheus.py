@@ -1,6 +1,7 @@
 """Every dashboard query and every alert rule against a real Prometheus scraping a real stack:
-Redis, the API, a worker, beat and celery-exporter, driven through successes, failures,
-retries and a backlog no worker consumes.
+Redis, the API, a worker, beat, celery-exporter and the autoscaler operator (against KMock's
+Kubernetes emulator), driven through successes, failures, retries and a backlog no worker
+consumes.
 
 Each dashboard query, with its template variables substituted as Grafana would, parses and
 returns data; every alert rule loads into Prometheus and evaluates without error, and every
@@ -29,6 +30,9 @@ from tasklane_contract.settings import Settings
 from tasklane_devstack.exporter import exporter_command, exporter_env, find_uv
 from tasklane_devstack.ports import free_port
 from tasklane_devstack.redis_server import RedisServer
+from tests.autoscaler.emulated import NAMESPACE as CLUSTER_NAMESPACE
+from tests.autoscaler.emulated import write_kubeconfig
+from tests.observability.cluster import ThreadedCluster
 from tests.observability.prometheus import (
     ALERTS_FILE,
     PrometheusServer,
@@ -56,16 +60,14 @@ VARIABLES = {
 # The worker consumes these; `reports` has no worker, so its tasks make a standing backlog.
 CONSUMED = ("default", "email", "maintenance")
 
-# The autoscaler operator needs a Kubernetes API (its own tests run it against KMock): this test
-# does not run it, so the queries that read only its metrics have no data here.
-NEEDS_OPERATOR = re.compile(r"tasklane_autoscaler_|job=~\"\.\*autoscaler")
 # Label matchers of alert selectors that only trouble satisfies, and which this traffic does not
 # cause: the selector is checked without the matcher, and the label must exist.
 TROUBLE_ONLY = {
     # Server errors need a Redis outage (tests/integration/test_redis_outage.py makes the 503s).
     'status=~"5.."': "status",
 }
-# Panels whose dashboard code says they may be empty, and why.
+# Panels whose dashboard code says they may be empty, and why: the emulated pool is held at
+# its maxReplicas, so its replicas never change.
 EMPTY_BY_DESIGN = {("tasklane-autoscaling", "Scale changes")}
 
 
@@ -152,12 +154,24 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
     running: list[ServiceProcess] = []
     exporter = None
     prometheus = None
+    # A pool for `reports` held at one replica: with the unconsumed backlog the operator wants
+    # more and its bounds keep it at the maximum (TasklaneAutoscalerPinnedAtMax's condition).
+    cluster = ThreadedCluster(replicas=1, queues=["reports"], concurrency=1, maxReplicas=1)
+    autoscaler_port = free_port()
     try:
         exporter = _exporter(settings, root)
         running.append(start_api(env, root, api_port))
         running.append(start_worker(env, root))
         beat = ServiceProcess("beat", "tasklane_beat", env, root)
         running.append(beat)
+        operator_env = {
+            **env,
+            "KUBECONFIG": str(write_kubeconfig(root / "kubeconfig", cluster.url)),
+            "TASKLANE_AUTOSCALER_NAMESPACES": CLUSTER_NAMESPACE,
+            "TASKLANE_AUTOSCALER_METRICS_PORT": str(autoscaler_port),
+            "TASKLANE_AUTOSCALER_LIVENESS_PORT": str(free_port()),
+        }
+        running.append(ServiceProcess("autoscaler", "tasklane_autoscaler", operator_env, root))
         beat.wait_for_log("Acquired lock")
         prometheus = PrometheusServer(
             prometheus_port,
@@ -165,6 +179,7 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
             [
                 _scrape_config("tasklane-api", api_port, SCRAPE_S),
                 _scrape_config("celery-exporter", exporter_port, EXPORTER_SCRAPE_S),
+                _scrape_config("tasklane-autoscaler", autoscaler_port, SCRAPE_S),
             ],
             [ALERTS_FILE],
             SCRAPE_S,
@@ -195,6 +210,7 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
                     'celery_task_failed_total{exception="RetriesExhausted"} >= 3',
                     'celery_task_failed_total{exception="InvalidTaskArguments"} >= 1',
                     'tasklane_queue_waiting{queue="reports"} == 3',
+                    'tasklane_autoscaler_backlog{queue="reports"} == 3',
                 )
             )
 
@@ -212,6 +228,7 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
                 exporter.wait()
         for process in reversed(running):
             process.stop()
+        cluster.stop()
         redis_server.cleanup()
 
 
@@ -242,6 +259,7 @@ class TestRealPrometheus:
         assert {t["labels"]["job"]: t["health"] for t in targets} == {
             "tasklane-api": "up",
             "celery-exporter": "up",
+            "tasklane-autoscaler": "up",
         }
 
     def test_template_variables_list_this_release(self, observed: Observed) -> None:
@@ -255,15 +273,13 @@ class TestRealPrometheus:
                 values = observed.prometheus.api(
                     f"label/{match.group(2)}/values", **{"match[]": selector}
                 )
-                if variable["name"] == "autoscaler":
-                    assert values == []  # no operator here (see NEEDS_OPERATOR)
-                    continue
                 assert values, f"{dashboard['uid']} ${variable['name']}: no values"
                 expected = {
                     "namespace": {NAMESPACE},
                     "release": {RELEASE},
                     "queue": set(ALL_QUEUES),
                     "task": {"text.process", "email.send", "maintenance.cleanup"},
+                    "autoscaler": {f"{CLUSTER_NAMESPACE}/workers"},
                 }[variable["name"]]
                 assert expected <= set(values), (variable["name"], values)
 
@@ -275,9 +291,7 @@ class TestRealPrometheus:
             return [
                 (uid, title, expr)
                 for uid, title, expr in queries
-                if (uid, title) not in EMPTY_BY_DESIGN
-                and not NEEDS_OPERATOR.search(expr)
-                and not _has_data(observed, expr)
+                if (uid, title) not in EMPTY_BY_DESIGN and not _has_data(observed, expr)
             ]
 
         # Scrapes and rate windows catch up with the traffic within a few seconds.
@@ -309,8 +323,6 @@ class TestRealPrometheus:
         selectors = _selectors(rule["expr"])
         assert selectors, rule["expr"]
         for selector in selectors:
-            if NEEDS_OPERATOR.search(selector):
-                continue
             for matcher, label in TROUBLE_ONLY.items():
                 if matcher in selector:
                     selector = selector.replace(matcher, "").replace("{}", "")
@@ -324,3 +336,11 @@ class TestRealPrometheus:
             return {s["metric"]["queue"] for s in observed.prometheus.query(rule["expr"])}
 
         assert eventually(lambda: alerting_queues() == {"reports"} or None, timeout_s=30)
+
+    def test_the_held_pool_meets_the_pinned_at_max_condition(self, observed: Observed) -> None:
+        (rule,) = [a for a in alert_rules() if a["alert"] == "TasklaneAutoscalerPinnedAtMax"]
+
+        def pinned() -> set[str]:
+            return {s["metric"]["autoscaler"] for s in observed.prometheus.query(rule["expr"])}
+
+        assert eventually(lambda: pinned() == {f"{CLUSTER_NAMESPACE}/workers"} or None)
