@@ -262,6 +262,12 @@ class TestRealPrometheus:
             "tasklane-autoscaler": "up",
         }
 
+    def test_sent_tasks_are_counted_on_their_queue(self, observed: Observed) -> None:
+        # The API's own task-sent events, beat's and a plain Celery producer's all name the
+        # queue; without them the exporter files tasks under a queue called "celery".
+        sent = observed.prometheus.query("sum by (queue_name) (celery_task_sent_total)")
+        assert {s["metric"]["queue_name"] for s in sent} == set(ALL_QUEUES)
+
     def test_template_variables_list_this_release(self, observed: Observed) -> None:
         for dashboard in dashboards().values():
             for variable in dashboard["templating"]["list"]:
