@@ -6,7 +6,7 @@ PYTHON ?= python3
 # uv is the one tool needed up front; it is installed with pip when missing.
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: help uv sync run test lint format bench dashboards
+.PHONY: help uv sync run test lint format bench load dashboards
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ dashboards: sync ## regenerate the Grafana dashboards' JSON in helm/tasklane/fil
 bench: sync ## API and worker figures against the textbook FastAPI + Celery pattern (needs wrk)
 	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk"; exit 1; }
 	$(UV) run --no-sync python -m bench.run
+
+load: sync ## submit at RATE/s for SECONDS against a running stack (default: make run's) and check every task succeeds
+	$(UV) run --no-sync python -m bench.load --rate $(or $(RATE),50) --seconds $(or $(SECONDS),20)
 
 format: sync ## apply ruff's formatting and safe fixes
 	$(UV) run --no-sync ruff format .
