@@ -255,12 +255,13 @@ def _selectors(expr: str) -> list[str]:
 @pytest.mark.slow
 class TestRealPrometheus:
     def test_every_target_is_scraped(self, observed: Observed) -> None:
-        targets = observed.prometheus.api("targets")["activeTargets"]
-        assert {t["labels"]["job"]: t["health"] for t in targets} == {
-            "tasklane-api": "up",
-            "celery-exporter": "up",
-            "tasklane-autoscaler": "up",
-        }
+        def health() -> dict[str, str]:
+            targets = observed.prometheus.api("targets")["activeTargets"]
+            return {t["labels"]["job"]: t["health"] for t in targets}
+
+        # A scrape of the exporter can time out on a loaded machine: the next one counts.
+        wanted = {"tasklane-api": "up", "celery-exporter": "up", "tasklane-autoscaler": "up"}
+        assert eventually(lambda: health() == wanted or None, timeout_s=20)
 
     def test_sent_tasks_are_counted_on_their_queue(self, observed: Observed) -> None:
         # The API's own task-sent events, beat's and a plain Celery producer's all name the
