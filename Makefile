@@ -115,9 +115,10 @@ endif
 	helm test $(HELM_RELEASE) --kube-context $(KUBE_CONTEXT) --namespace $(KUBE_NAMESPACE) --logs
 	@echo
 	@echo "tasklane API: http://127.0.0.1:$(KIND_API_PORT)  (docs: http://127.0.0.1:$(KIND_API_PORT)/docs)"
-	@echo "try:"
-	@echo "  curl -s -X POST http://127.0.0.1:$(KIND_API_PORT)/v1/tasks/text.process -H 'Content-Type: application/json' -d '{\"data\": \"hello\"}'"
-	@echo "  curl -s http://127.0.0.1:$(KIND_API_PORT)/v1/tasks/<id>"
+	@echo "try (the API key is the one the chart generated):"
+	@echo "  export TASKLANE_API_KEY=\$$(kubectl --context $(KUBE_CONTEXT) -n $(KUBE_NAMESPACE) get secret $(HELM_RELEASE)-api-keys -o jsonpath='{.data.api-keys}' | base64 -d)"
+	@echo "  curl -s -X POST http://127.0.0.1:$(KIND_API_PORT)/v1/tasks/text.process -H \"Authorization: Bearer \$$TASKLANE_API_KEY\" -H 'Content-Type: application/json' -d '{\"data\": \"hello\"}'"
+	@echo "  curl -s -H \"Authorization: Bearer \$$TASKLANE_API_KEY\" http://127.0.0.1:$(KIND_API_PORT)/v1/tasks/<id>"
 	@echo "scale a worker pool: kubectl --context $(KUBE_CONTEXT) -n $(KUBE_NAMESPACE) scale deployment/$(HELM_RELEASE)-worker-general --replicas=3"
 	$(if $(filter 1,$(MONITORING)),@echo "Grafana: kubectl --context $(KUBE_CONTEXT) -n $(MONITORING_NAMESPACE) port-forward svc/kube-prometheus-stack-grafana 3000:80")
 

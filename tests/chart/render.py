@@ -31,6 +31,7 @@ COMBINATIONS: dict[str, Obj] = {
         "externalRedis": {"url": "rediss://redis.example:6380/2", "existingSecret": "redis-auth"},
     },
     "exporter-off": {"exporter": {"enabled": False}},
+    "auth-off": {"api": {"auth": {"enabled": False}}},
     "two-pools-custom": {
         "workers": [
             {"name": "fast", "queues": ["default", "email"], "replicas": 3},

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
 
 import pytest
 
-from tests.chart.render import Obj, containers, env_of, notes, one, pod_spec, render
+from tests.chart.render import (
+    CHART_DIR,
+    COMBINATIONS,
+    Obj,
+    containers,
+    env_of,
+    notes,
+    of_kind,
+    one,
+    pod_spec,
+    render,
+    render_files,
+)
 from tests.conftest import Stack
 
 
@@ -74,19 +87,81 @@ class TestApiDeployment:
         assert spec["nodeSelector"] == {"pool": "web"}
         assert spec["tolerations"] == [{"key": "k", "operator": "Exists"}]
 
-    def test_api_keys_come_from_a_secret_when_configured(self) -> None:
-        (open_api,) = containers(self._deployment())
-        assert "TASKLANE_API_KEYS" not in env_of(open_api)
-        values = {"api": {"auth": {"existingSecret": "tasklane-keys"}}}
-        (guarded,) = containers(self._deployment(values))
-        assert env_of(guarded)["TASKLANE_API_KEYS"]["valueFrom"] == {
-            "secretKeyRef": {"name": "tasklane-keys", "key": "api-keys"}
+    def test_api_keys_come_from_the_generated_secret_by_default(self) -> None:
+        (container,) = containers(self._deployment())
+        keys = env_of(container)["TASKLANE_API_KEYS"]
+        assert keys == {
+            "name": "TASKLANE_API_KEYS",
+            "valueFrom": {"secretKeyRef": {"name": "demo-tasklane-api-keys", "key": "api-keys"}},
         }
+
+    def test_api_keys_come_from_an_existing_secret_when_named(self) -> None:
+        values = {"api": {"auth": {"existingSecret": "tasklane-keys", "existingSecretKey": "k"}}}
+        (container,) = containers(self._deployment(values))
+        keys = env_of(container)["TASKLANE_API_KEYS"]
+        assert "value" not in keys
+        assert keys["valueFrom"] == {"secretKeyRef": {"name": "tasklane-keys", "key": "k"}}
+
+    def test_api_is_open_when_auth_is_off(self) -> None:
+        (container,) = containers(self._deployment(COMBINATIONS["auth-off"]))
+        assert "TASKLANE_API_KEYS" not in env_of(container)
+        # An existing Secret named while auth is off is not used either.
+        values = {"api": {"auth": {"enabled": False, "existingSecret": "tasklane-keys"}}}
+        (container,) = containers(self._deployment(values))
+        assert "TASKLANE_API_KEYS" not in env_of(container)
+
+    def test_rolls_when_the_generated_api_key_secret_changes(self) -> None:
+        def annotations(values: Obj) -> dict[str, str]:
+            deployment = self._deployment(values)
+            return deployment["spec"]["template"]["metadata"]["annotations"]  # type: ignore[no-any-return]
+
+        assert "checksum/api-keys-secret" in annotations({})
+        assert "checksum/api-keys-secret" not in annotations(
+            {"api": {"auth": {"existingSecret": "tasklane-keys"}}}
+        )
+        assert "checksum/api-keys-secret" not in annotations(COMBINATIONS["auth-off"])
 
     def test_image_pull_secrets(self) -> None:
         spec = pod_spec(self._deployment({"image": {"pullSecrets": ["regcred"]}}))
         assert spec["imagePullSecrets"] == [{"name": "regcred"}]
         assert "imagePullSecrets" not in pod_spec(self._deployment())
+
+
+API_KEYS_SECRET = ["api/api-keys-secret.yaml"]
+
+
+class TestApiKeysSecret:
+    def test_generated_key_with_keep_policy(self) -> None:
+        secret = one(render(show_only=API_KEYS_SECRET), "Secret")
+        assert secret["metadata"]["name"] == "demo-tasklane-api-keys"
+        assert secret["metadata"]["namespace"] == "work"
+        assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+        assert set(secret["data"]) == {"api-keys"}
+        key = base64.b64decode(secret["data"]["api-keys"]).decode()
+        assert len(key) == 40 and key.isalnum()
+
+    def test_keeps_the_key_already_in_the_cluster(self) -> None:
+        # Offline, `lookup` finds nothing; the template reuses what it finds, like Redis's.
+        text = (CHART_DIR / "templates" / API_KEYS_SECRET[0]).read_text()
+        assert 'lookup "v1" "Secret" .Release.Namespace $name' in text
+        assert 'api-keys: {{ index $existing.data "api-keys" }}' in text
+
+    def test_none_for_an_existing_secret(self) -> None:
+        values = {"api": {"auth": {"existingSecret": "tasklane-keys"}}}
+        assert render(values, show_only=API_KEYS_SECRET) == []
+        names = {s["metadata"]["name"] for s in of_kind(render(values), "Secret")}
+        assert names == {"demo-tasklane-redis"}
+
+    def test_none_when_auth_is_off(self) -> None:
+        assert render(COMBINATIONS["auth-off"], show_only=API_KEYS_SECRET) == []
+
+    def test_no_other_object_holds_the_generated_key(self) -> None:
+        files = render_files()
+        secret = one(render(show_only=API_KEYS_SECRET), "Secret")
+        key = base64.b64decode(secret["data"]["api-keys"]).decode()
+        for path, text in files.items():
+            if not path.endswith(API_KEYS_SECRET[0]):
+                assert key not in text, path
 
 
 class TestApiService:
@@ -187,15 +262,26 @@ class TestApiTestPod:
         assert done.returncode == 0, done.stdout + done.stderr
         assert "result {'processed_data': 'HELLO'}" in done.stdout
 
-    def test_sends_an_api_key_when_the_api_requires_one(self) -> None:
+    def test_sends_the_generated_api_key_by_default(self) -> None:
+        (container,) = containers(self._pod())
+        keys = env_of(container)["TASKLANE_API_KEYS"]
+        assert "value" not in keys
+        assert keys["valueFrom"] == {
+            "secretKeyRef": {"name": "demo-tasklane-api-keys", "key": "api-keys"}
+        }
+        assert 'headers["Authorization"] = "Bearer " + keys[0]' in container["args"][0]
+
+    def test_sends_a_key_from_an_existing_secret(self) -> None:
         values = {"api": {"auth": {"existingSecret": "tasklane-keys"}}}
         (container,) = containers(self._pod(values))
         assert env_of(container)["TASKLANE_API_KEYS"]["valueFrom"]["secretKeyRef"] == {
             "name": "tasklane-keys",
             "key": "api-keys",
         }
-        assert 'headers["Authorization"] = "Bearer " + keys[0]' in container["args"][0]
-        assert "Authorization: Bearer" in notes(values)
+
+    def test_sends_no_key_when_auth_is_off(self) -> None:
+        (container,) = containers(self._pod(COMBINATIONS["auth-off"]))
+        assert "TASKLANE_API_KEYS" not in env_of(container)
 
     def test_script_fails_when_the_api_is_unreachable(self) -> None:
         (container,) = containers(self._pod())
@@ -224,3 +310,26 @@ def test_notes_tell_how_to_reach_the_api(service_type: str) -> None:
         "kubectl scale --namespace work deployment/demo-tasklane-worker-general --replicas=N"
         in text
     )
+
+
+class TestNotesOnApiKeys:
+    def test_tell_how_to_read_the_generated_key_and_send_it(self) -> None:
+        text = notes()
+        assert (
+            "export TASKLANE_API_KEY=$(kubectl get secret --namespace work demo-tasklane-api-keys"
+            ' -o jsonpath="{.data.api-keys}" | base64 -d)'
+        ) in text
+        assert '-H "Authorization: Bearer $TASKLANE_API_KEY"' in text
+        assert "The API is open" not in text
+
+    def test_name_an_existing_secret(self) -> None:
+        text = notes({"api": {"auth": {"existingSecret": "tasklane-keys"}}})
+        assert "Secret tasklane-keys" in text
+        assert "demo-tasklane-api-keys" not in text
+        assert '-H "Authorization: Bearer $TASKLANE_API_KEY"' in text
+
+    def test_say_in_one_line_that_the_api_is_open_when_auth_is_off(self) -> None:
+        text = notes(COMBINATIONS["auth-off"])
+        assert "Authorization" not in text and "TASKLANE_API_KEY" not in text
+        (line,) = [line for line in text.splitlines() if "open" in line]
+        assert line.startswith("The API is open: api.auth.enabled is false")

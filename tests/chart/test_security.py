@@ -123,11 +123,32 @@ class TestSecretsStayReferences:
         for workload in workloads(render(COMBINATIONS[combination])):
             for container in containers(workload):
                 for name, var in env_of(container).items():
-                    if "PASSWORD" in name or name == "REDISCLI_AUTH":
+                    if "PASSWORD" in name or name in ("REDISCLI_AUTH", "TASKLANE_API_KEYS"):
                         assert "value" not in var, name
                         assert set(var["valueFrom"]) == {"secretKeyRef"}, name
                         seen += 1
         assert seen >= 4
+
+    def test_api_keys_are_required_and_referenced_unless_auth_is_off(
+        self, combination: str
+    ) -> None:
+        values = COMBINATIONS[combination]
+        required = values.get("api", {}).get("auth", {}).get("enabled", True)
+        api_pods = [
+            w
+            for w in workloads(render(values))
+            if w["metadata"]["name"] in ("demo-tasklane-api", "demo-tasklane-api-test")
+        ]
+        assert len(api_pods) == 2
+        for workload in api_pods:
+            (container,) = containers(workload)
+            keys = env_of(container).get("TASKLANE_API_KEYS")
+            if not required:
+                assert keys is None
+                continue
+            assert keys is not None
+            assert "value" not in keys
+            assert set(keys["valueFrom"]) == {"secretKeyRef"}
 
     def test_config_maps_hold_no_password(self, combination: str) -> None:
         for config_map in of_kind(render(COMBINATIONS[combination]), "ConfigMap"):

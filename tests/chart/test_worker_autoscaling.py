@@ -226,7 +226,7 @@ class TestWorkerTriggerAuthentication:
 
     def test_no_object_holds_the_generated_password(self) -> None:
         files = render_files(COMBINATIONS["autoscaling-keda"])
-        (secret,) = of_kind(render(COMBINATIONS["autoscaling-keda"]), "Secret")
+        secret = one(render(COMBINATIONS["autoscaling-keda"]), "Secret", "demo-tasklane-redis")
         password = base64.b64decode(secret["data"]["password"]).decode()
         for path, text in files.items():
             if not path.endswith("redis/redis-secret.yaml"):

@@ -134,14 +134,34 @@ Where Redis answers for a client outside this namespace (KEDA's operator): a dic
       key: {{ $secret.key }}
 {{- end }}
 
-{{/* The API keys, by reference, when the API requires them. */}}
+{{/* The Secret the chart generates with one API key when api.auth.existingSecret is empty. */}}
+{{- define "tasklane.apiKeysSecretName" -}}{{ include "tasklane.fullname" . }}-api-keys{{- end }}
+
+{{/* True (non-empty) when the chart generates the API key Secret itself. */}}
+{{- define "tasklane.apiKeysGenerated" -}}
+{{- if and .Values.api.auth.enabled (not .Values.api.auth.existingSecret) }}true{{ end }}
+{{- end }}
+
+{{/* Where the API keys live: a dict with "name" and "key"; empty when auth is off. */}}
+{{- define "tasklane.apiKeysSecret" -}}
+{{- if .Values.api.auth.enabled }}
+{{- if .Values.api.auth.existingSecret }}
+{{- dict "name" .Values.api.auth.existingSecret "key" .Values.api.auth.existingSecretKey | toJson }}
+{{- else }}
+{{- dict "name" (include "tasklane.apiKeysSecretName" .) "key" "api-keys" | toJson }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The API keys, only ever by reference, when api.auth.enabled (the default). */}}
 {{- define "tasklane.apiKeysEnv" -}}
-{{- with .Values.api.auth.existingSecret -}}
+{{- with include "tasklane.apiKeysSecret" . }}
+{{- $secret := fromJson . -}}
 - name: TASKLANE_API_KEYS
   valueFrom:
     secretKeyRef:
-      name: {{ . }}
-      key: {{ $.Values.api.auth.existingSecretKey }}
+      name: {{ $secret.name }}
+      key: {{ $secret.key }}
 {{- end }}
 {{- end }}
 
@@ -254,5 +274,5 @@ checkov.io/skip{{ add1 $i }}: {{ $skip | quote }}
 {{- end }}
 
 {{- define "tasklane.secretEnvSkip" -}}
-CKV_K8S_35=tasklane reads its settings from TASKLANE_* environment variables; the Redis password is a secretKeyRef, never a value in the manifest
+CKV_K8S_35=tasklane reads its settings from TASKLANE_* environment variables; the Redis password and the API keys are secretKeyRefs, never values in the manifest
 {{- end }}
