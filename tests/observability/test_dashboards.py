@@ -3,12 +3,13 @@ each dashboard has the template variables and panels the README promises."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
 import pytest
 
-from tests.observability.prometheus import GENERATOR, dashboards, panel_queries
+from tests.observability.prometheus import GENERATOR, alert_rules, dashboards, panel_queries
 
 
 class TestDashboards:
@@ -44,3 +45,16 @@ class TestDashboards:
             "API latency",
             "API 5xx ratio",
         } <= titles
+
+
+def test_runbooks_name_dashboards_and_panels_that_exist() -> None:
+    titles = {d["title"] for d in dashboards().values()}
+    panels = {p["title"] for d in dashboards().values() for p in d["panels"]}
+    named = [
+        quoted
+        for rule in alert_rules()
+        for quoted in re.findall(r'"([^"{}]+)"', rule["annotations"]["runbook"])
+    ]
+    assert len(named) > 10
+    for name in named:
+        assert name in titles or any(p == name or p.startswith(f"{name}:") for p in panels), name
