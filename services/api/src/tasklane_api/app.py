@@ -19,8 +19,8 @@ from tasklane_api.api_keys import ApiKeys, require_api_key
 from tasklane_api.celery_message import MessageBuilder
 from tasklane_api.dependencies import Services
 from tasklane_api.metrics import ApiMetrics, RequestMetricsMiddleware
-from tasklane_api.publisher import Revoker
 from tasklane_api.rate_limit import RateLimiter
+from tasklane_api.revoker import Revoker
 from tasklane_api.routes import catalog, health, queues, tasks
 from tasklane_api.task_store import TaskStore
 from tasklane_contract.catalog import CATALOG

@@ -14,8 +14,8 @@ from fastapi import Depends, Request
 from tasklane_api.api_keys import ApiKeys
 from tasklane_api.celery_message import MessageBuilder
 from tasklane_api.metrics import ApiMetrics
-from tasklane_api.publisher import Revoker
 from tasklane_api.rate_limit import RateLimiter
+from tasklane_api.revoker import Revoker
 from tasklane_api.task_store import TaskStore
 from tasklane_contract.settings import Settings
 

@@ -63,9 +63,21 @@ class TaskStore:
 
     async def load(self, task_id: str) -> tuple[Submission | None, dict[str, Any] | None]:
         """The submission record and Celery's result meta, in one round trip."""
-        record, meta = await self.client.mget(submission_key(task_id), result_key(task_id))
-        submission = Submission.model_validate_json(record) if record is not None else None
-        return submission, orjson.loads(meta) if meta is not None else None
+        return (await self.load_many([task_id]))[0]
+
+    async def load_many(
+        self, task_ids: list[str]
+    ) -> list[tuple[Submission | None, dict[str, Any] | None]]:
+        """`load` for several tasks, still one round trip."""
+        keys = [key for i in task_ids for key in (submission_key(i), result_key(i))]
+        values = await self.client.mget(keys) if keys else []
+        return [
+            (
+                Submission.model_validate_json(record) if record is not None else None,
+                orjson.loads(meta) if meta is not None else None,
+            )
+            for record, meta in zip(values[::2], values[1::2], strict=True)
+        ]
 
     async def recent_ids(self, limit: int) -> list[str]:
         ids = await self.client.zrevrange(SUBMITTED_INDEX_KEY, 0, limit - 1)

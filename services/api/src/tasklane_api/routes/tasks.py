@@ -106,11 +106,9 @@ async def list_recent_tasks(
     services: ServicesDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> TaskList:
     """The most recently submitted tasks, newest first."""
-    tasks = []
-    for task_id in await services.store.recent_ids(limit):
-        submission, meta = await services.store.load(task_id)
-        if submission is not None:
-            tasks.append(task_status(submission, meta))
+    ids = await services.store.recent_ids(limit)
+    loaded = await services.store.load_many(ids)
+    tasks = [task_status(sub, meta) for sub, meta in loaded if sub is not None]
     return TaskList(tasks=tasks)
 
 
