@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import tempfile
 import time
 from datetime import datetime
@@ -99,19 +100,47 @@ def worker_throughput(
         worker.stop()
 
 
+PARTS = ("enqueue", "status", "latency", "worker")
+
+
 def measure(
-    target: Target, work: Path, seconds: int, connections: int, tasks: int
+    target: Target, work: Path, seconds: int, connections: int, tasks: int, parts: set[str]
 ) -> dict[str, Any]:
     logs = work / target.name
     logs.mkdir()
     figures: dict[str, Any] = {}
     with RedisServer(free_port(), logs / "redis") as server:
         client = redis.Redis.from_url(server.url)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        api = target.start_api(server.url, port, logs)
-        try:
-            wait_http(api, f"{base}/docs")
+        if parts & {"enqueue", "status", "latency"}:
+            figures |= measure_api(
+                target, server.url, client, work, logs, seconds, connections, parts
+            )
+        if "worker" in parts:
+            client.flushall()
+            throughput, worker_rss = worker_throughput(target, server.url, client, logs, tasks)
+            figures["worker_tasks_per_s"] = throughput
+            figures["rss_worker_mib"] = worker_rss
+        client.close()
+    return figures
+
+
+def measure_api(
+    target: Target,
+    redis_url: str,
+    client: redis.Redis,
+    work: Path,
+    logs: Path,
+    seconds: int,
+    connections: int,
+    parts: set[str],
+) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    api = target.start_api(redis_url, port, logs)
+    try:
+        wait_http(api, f"{base}/docs")
+        if "enqueue" in parts:
             figures["enqueue"] = wrk.run(
                 f"{base}/v1/tasks/text.process",
                 work,
@@ -119,8 +148,9 @@ def measure(
                 seconds=seconds,
                 connections=connections,
             )
-            client.flushall()
-            worker = target.start_worker(server.url, logs)
+        client.flushall()
+        if parts & {"status", "latency"}:
+            worker = target.start_worker(redis_url, logs)
             try:
                 worker.wait_until(lambda: " ready." in worker.log(), timeout_s=60)
                 task_id = httpx.post(f"{base}/v1/tasks/text.process", json={"data": "x"}).json()[
@@ -128,26 +158,23 @@ def measure(
                 ]
                 while finished_at(client, task_id) is None:
                     time.sleep(0.05)
-                figures["status"] = wrk.run(
-                    f"{base}/v1/tasks/{task_id}",
-                    work,
-                    post=False,
-                    seconds=seconds,
-                    connections=connections,
-                )
-                figures["submit_to_result"] = submit_to_result(
-                    base, client, rate=20, seconds=seconds
-                )
+                if "status" in parts:
+                    figures["status"] = wrk.run(
+                        f"{base}/v1/tasks/{task_id}",
+                        work,
+                        post=False,
+                        seconds=seconds,
+                        connections=connections,
+                    )
+                if "latency" in parts:
+                    figures["submit_to_result"] = submit_to_result(
+                        base, client, rate=20, seconds=seconds
+                    )
             finally:
                 worker.stop()
-            figures["rss_api_mib"] = api.peak_rss_mib()["main"]
-        finally:
-            api.stop()
-        client.flushall()
-        throughput, worker_rss = worker_throughput(target, server.url, client, logs, tasks)
-        figures["worker_tasks_per_s"] = throughput
-        figures["rss_worker_mib"] = worker_rss
-        client.close()
+        figures["rss_api_mib"] = api.peak_rss_mib()["main"]
+    finally:
+        api.stop()
     return figures
 
 
@@ -177,21 +204,31 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     lines = [f"{'figure':<24}{'tasklane':>12}{'baseline':>12}{'ratio':>9}"]
     for label, path, _better in ROWS:
         ours, theirs = lookup(results["tasklane"], path), lookup(results["baseline"], path)
+        if math.isnan(ours) and math.isnan(theirs):
+            continue  # a part left out with --only
         ratio = ours / theirs if theirs else float("nan")
         lines.append(f"{label:<24}{ours:>12.1f}{theirs:>12.1f}{ratio:>8.2f}x")
     return "\n".join(lines)
 
 
 def targets_met(results: dict[str, dict[str, Any]]) -> dict[str, bool]:
+    """Each target whose figures this run measured, and whether it is met."""
     ours, theirs = results["tasklane"], results["baseline"]
-    return {
-        "enqueue >= 3x baseline": ours["enqueue"]["rps"] >= 3 * theirs["enqueue"]["rps"],
-        "enqueue p99 <= 0.5x baseline": ours["enqueue"]["p99_ms"]
-        <= 0.5 * theirs["enqueue"]["p99_ms"],
-        "status >= 3x baseline": ours["status"]["rps"] >= 3 * theirs["status"]["rps"],
-        "worker >= baseline defaults": ours["worker_tasks_per_s"] >= theirs["worker_tasks_per_s"],
-        "submit->result p50 <= 5 ms": ours["submit_to_result"]["p50_ms"] <= 5.0,
-    }
+    met = {}
+    if "enqueue" in ours:
+        met["enqueue >= 3x baseline"] = ours["enqueue"]["rps"] >= 3 * theirs["enqueue"]["rps"]
+        met["enqueue p99 <= 0.5x baseline"] = (
+            ours["enqueue"]["p99_ms"] <= 0.5 * theirs["enqueue"]["p99_ms"]
+        )
+    if "status" in ours:
+        met["status >= 3x baseline"] = ours["status"]["rps"] >= 3 * theirs["status"]["rps"]
+    if "worker_tasks_per_s" in ours:
+        met["worker >= baseline defaults"] = (
+            ours["worker_tasks_per_s"] >= theirs["worker_tasks_per_s"]
+        )
+    if "submit_to_result" in ours:
+        met["submit->result p50 <= 5 ms"] = ours["submit_to_result"]["p50_ms"] <= 5.0
+    return met
 
 
 def main() -> None:
@@ -199,23 +236,32 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="length of each load phase")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--tasks", type=int, default=2000, help="tasks for worker throughput")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=PARTS,
+        help="measure only this part (repeatable); a partial run does not write latest.json",
+    )
     options = parser.parse_args()
+    parts = set(options.only or PARTS)
     wrk.require_wrk()
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="tasklane-bench-") as work:
         for target in TARGETS:
             print(f"measuring {target.name}...", flush=True)
             results[target.name] = measure(
-                target, Path(work), options.seconds, options.connections, options.tasks
+                target, Path(work), options.seconds, options.connections, options.tasks, parts
             )
     met = targets_met(results)
-    OUTPUT.write_text(json.dumps({"results": results, "targets": met}, indent=2))
+    if parts == set(PARTS):
+        OUTPUT.write_text(json.dumps({"results": results, "targets": met}, indent=2))
     print()
     print(table(results))
     print()
     for name, ok in met.items():
         print(f"  {'met' if ok else 'NOT met':<8} {name}")
-    print(f"\nfigures in {OUTPUT}")
+    if parts == set(PARTS):
+        print(f"\nfigures in {OUTPUT}")
 
 
 if __name__ == "__main__":
