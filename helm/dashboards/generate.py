@@ -393,7 +393,7 @@ AUTOSCALING = Dashboard(
                 Panel(
                     "Backlog against replicas",
                     "What the operator read (waiting and reserved tasks of the pool's queues) "
-                    "and what it decided: current and desired replicas.",
+                    "and what it decided: current and desired replicas, against the maximum.",
                     (
                         q(
                             "sum by (autoscaler) "
@@ -415,14 +415,19 @@ AUTOSCALING = Dashboard(
                             f"(tasklane_autoscaler_desired_replicas{{{AUTOSCALER}}})",
                             "{{autoscaler}} desired replicas",
                         ),
+                        q(
+                            "max by (autoscaler) "
+                            f"(tasklane_autoscaler_max_replicas{{{AUTOSCALER}}})",
+                            "{{autoscaler}} max replicas",
+                        ),
                     ),
                     width=24,
                 ),
                 Panel(
                     "Decisions by reason",
                     "Why the operator chose its replicas (backlog, idle, stabilizing, bounds, "
-                    "...). Tasks waiting while desired equals current for 15 minutes fires "
-                    "TasklaneAutoscalerPinnedAtMax.",
+                    "...). Tasks waiting while current replicas are at the maximum for 15 minutes "
+                    "fires TasklaneAutoscalerPinnedAtMax.",
                     (
                         q(
                             "sum by (autoscaler, reason) "

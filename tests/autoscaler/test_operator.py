@@ -140,6 +140,8 @@ async def test_backlog_scales_the_deployment_up_then_down_safely(
         metrics = (await client.get(f"http://127.0.0.1:{operator}/metrics")).text
     assert 'tasklane_autoscaler_reserved{autoscaler="tasklane/workers",queue="default"}' in metrics
     assert 'tasklane_autoscaler_desired_replicas{autoscaler="tasklane/workers"} 0.0' in metrics
+    assert 'tasklane_autoscaler_min_replicas{autoscaler="tasklane/workers"} 0.0' in metrics
+    assert 'tasklane_autoscaler_max_replicas{autoscaler="tasklane/workers"} 10.0' in metrics
     assert (
         'tasklane_autoscaler_decisions_total{autoscaler="tasklane/workers",reason="backlog"}'
         in (metrics)

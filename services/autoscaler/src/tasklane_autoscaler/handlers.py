@@ -25,7 +25,7 @@ from tasklane_autoscaler.kube import KubernetesApi, KubernetesApiError, selector
 from tasklane_autoscaler.leaving import leaving_pods, tasks_on_leaving
 from tasklane_autoscaler.metrics import AutoscalerMetrics
 from tasklane_autoscaler.observe import QueueReading, read_queues
-from tasklane_autoscaler.policy import Decision, Observation, decide
+from tasklane_autoscaler.policy import Decision, Observation, ScalingSpec, decide
 from tasklane_autoscaler.spec import GROUP, PLURAL, VERSION, parse_spec
 from tasklane_autoscaler.worker_load import running_tasks_by_worker
 from tasklane_contract import Settings
@@ -149,7 +149,7 @@ async def autoscale(
         )
         patch.status["lastScaleTime"] = datetime.datetime.now(datetime.UTC).isoformat()
 
-    _record_metrics(memo.metrics, f"{namespace}/{name}", reading, current, decision)
+    _record_metrics(memo.metrics, f"{namespace}/{name}", reading, current, decision, config.scaling)
     patch.status.update(_status(reading, current, decision))
 
 
@@ -172,13 +172,20 @@ def _status(reading: QueueReading, current: int, decision: Decision) -> dict[str
 
 
 def _record_metrics(
-    metrics: AutoscalerMetrics, key: str, reading: QueueReading, current: int, decision: Decision
+    metrics: AutoscalerMetrics,
+    key: str,
+    reading: QueueReading,
+    current: int,
+    decision: Decision,
+    scaling: ScalingSpec,
 ) -> None:
     for queue, backlog in reading.backlogs.items():
         metrics.backlog.labels(key, queue).set(backlog.waiting)
         metrics.reserved.labels(key, queue).set(backlog.reserved)
     metrics.current_replicas.labels(key).set(current)
     metrics.desired_replicas.labels(key).set(decision.desired)
+    metrics.min_replicas.labels(key).set(scaling.min_replicas)
+    metrics.max_replicas.labels(key).set(scaling.max_replicas)
     metrics.decisions.labels(key, decision.reason.value).inc()
     if decision.desired != current:
         direction = "up" if decision.desired > current else "down"

@@ -32,6 +32,19 @@ class AutoscalerMetrics:
             ["autoscaler"],
             registry=self.registry,
         )
+        # The bounds, so dashboards and alerts compare replicas with the real cap.
+        self.min_replicas = Gauge(
+            "tasklane_autoscaler_min_replicas",
+            "The WorkerAutoscaler's minReplicas.",
+            ["autoscaler"],
+            registry=self.registry,
+        )
+        self.max_replicas = Gauge(
+            "tasklane_autoscaler_max_replicas",
+            "The WorkerAutoscaler's maxReplicas.",
+            ["autoscaler"],
+            registry=self.registry,
+        )
         self.decisions = Counter(
             "tasklane_autoscaler_decisions",
             "Scaling decisions, by reason.",
