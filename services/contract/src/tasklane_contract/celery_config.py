@@ -14,6 +14,7 @@ from kombu.entity import Exchange, Queue
 
 from tasklane_contract.catalog import CATALOG
 from tasklane_contract.queues import ALL_QUEUES, DEFAULT
+from tasklane_contract.result_backend import RedisResultBackend
 from tasklane_contract.settings import Settings
 
 
@@ -85,4 +86,6 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 def create_celery_app(settings: Settings, main: str = "tasklane") -> Celery:
     app = Celery(main, set_as_current=False)
     app.conf.update(celery_config(settings))
+    # Celery's Redis backend at the configured URL, each state stored in one round trip.
+    app.backend_cls = RedisResultBackend
     return app

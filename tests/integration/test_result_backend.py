@@ -1,0 +1,88 @@
+"""The one-round-trip result backend against a real Redis: Celery's meta, expiry, publish, and
+a stored SUCCESS that no later state overwrites."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from uuid import uuid4
+
+import pytest
+import redis
+from celery import Celery
+
+from tasklane_contract.celery_config import create_celery_app
+from tasklane_contract.records import result_key
+from tasklane_contract.result_backend import RedisResultBackend
+from tasklane_contract.settings import Settings
+from tasklane_devstack.redis_server import RedisServer
+
+
+@pytest.fixture
+def app(redis_server: RedisServer) -> Iterator[Celery]:
+    app = create_celery_app(Settings(redis_url=redis_server.url, result_expires_s=600))
+    yield app
+    app.close()
+
+
+def stored(client: redis.Redis, task_id: str) -> dict[str, object]:
+    raw = client.get(result_key(task_id))
+    assert raw is not None
+    meta: dict[str, object] = json.loads(raw)
+    return meta
+
+
+def test_every_app_uses_it_at_the_configured_url(app: Celery, redis_server: RedisServer) -> None:
+    assert isinstance(app.backend, RedisResultBackend)
+    assert app.backend.url == redis_server.url
+
+
+def test_states_are_stored_as_celery_meta_with_the_result_expiry(
+    app: Celery, redis_client: redis.Redis
+) -> None:
+    task_id = str(uuid4())
+    app.backend.store_result(task_id, {"pid": 1}, "STARTED")
+    assert stored(redis_client, task_id)["status"] == "STARTED"
+    app.backend.store_result(task_id, {"processed_data": "HI"}, "SUCCESS")
+    meta = stored(redis_client, task_id)
+    assert (meta["status"], meta["result"], meta["task_id"]) == (
+        "SUCCESS",
+        {"processed_data": "HI"},
+        task_id,
+    )
+    assert 0 < redis_client.ttl(result_key(task_id)) <= 600
+    # Celery's own reader agrees.
+    assert app.AsyncResult(task_id).result == {"processed_data": "HI"}
+
+
+def test_a_stored_success_is_never_overwritten(app: Celery, redis_client: redis.Redis) -> None:
+    task_id = str(uuid4())
+    app.backend.store_result(task_id, {"processed_data": "HI"}, "SUCCESS")
+    # A redelivered copy of the finished task starts and fails: the result stays.
+    app.backend.store_result(task_id, {"pid": 2}, "STARTED")
+    app.backend.mark_as_failure(task_id, RuntimeError("late copy"))
+    assert stored(redis_client, task_id)["status"] == "SUCCESS"
+
+
+def test_each_state_is_published_for_waiting_clients(
+    app: Celery, redis_client: redis.Redis
+) -> None:
+    task_id = str(uuid4())
+    subscriber = redis_client.pubsub()
+    subscriber.subscribe(result_key(task_id))
+    assert subscriber.get_message(timeout=5) is not None  # the subscription's confirmation
+    app.backend.store_result(task_id, {"processed_data": "HI"}, "SUCCESS")
+    message = subscriber.get_message(timeout=5)
+    subscriber.close()
+    assert message is not None
+    assert json.loads(message["data"])["status"] == "SUCCESS"
+
+
+def test_the_script_is_loaded_again_after_redis_forgets_it(
+    app: Celery, redis_client: redis.Redis
+) -> None:
+    app.backend.store_result(str(uuid4()), None, "STARTED")
+    redis_client.script_flush()  # what a Redis restart does
+    task_id = str(uuid4())
+    app.backend.store_result(task_id, None, "STARTED")
+    assert stored(redis_client, task_id)["status"] == "STARTED"
