@@ -1,5 +1,6 @@
-"""One look at a WorkerAutoscaler's queues: backlog through the contract, plus the mean age of
-the reserved tasks. Blocking Redis calls; the operator runs this in a thread."""
+"""One look at a WorkerAutoscaler's queues: backlog as the contract counts it, plus the mean age
+of the reserved tasks, in one Redis round trip that reads the `unacked` hash once. Blocking
+Redis calls; the operator runs this in a thread."""
 
 from __future__ import annotations
 
@@ -9,8 +10,14 @@ from dataclasses import dataclass
 
 import redis
 
-from tasklane_autoscaler.task_ages import mean_running_age
-from tasklane_contract.backlog import Backlog, read_backlog
+from tasklane_autoscaler.task_ages import UNACKED_INDEX_KEY, mean_running_age
+from tasklane_contract.backlog import (
+    UNACKED_KEY,
+    Backlog,
+    combine,
+    count_reserved,
+    queue_lengths,
+)
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,13 @@ class QueueReading:
 
 
 def read_queues(client: redis.Redis, queues: Sequence[str]) -> QueueReading:
-    backlogs = read_backlog(client, queues)
-    age = mean_running_age(client, queues, now=time.time())
+    pipe = client.pipeline(transaction=False)
+    keys = queue_lengths(pipe, queues)
+    pipe.hgetall(UNACKED_KEY)
+    pipe.zrange(UNACKED_INDEX_KEY, 0, -1, withscores=True)
+    *lengths, unacked, delivered_at = pipe.execute()
+    backlogs = combine(
+        queues, dict(zip(keys, lengths, strict=True)), count_reserved(unacked.values())
+    )
+    age = mean_running_age(unacked, delivered_at, queues, now=time.time())
     return QueueReading(backlogs=backlogs, running_mean_age_s=age)

@@ -1,4 +1,4 @@
-"""How long the reserved tasks of some queues have been running, from Redis.
+"""How long the reserved tasks of some queues have been running.
 
 kombu's Redis transport keeps, beside the `unacked` hash (delivery tag -> message), the sorted
 set `unacked_index` (delivery tag -> delivery time, Unix seconds). Their mean age is what the
@@ -7,23 +7,23 @@ policy turns into a task-duration estimate.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-import redis
-
-from tasklane_contract.backlog import UNACKED_KEY, reserved_queue
+from tasklane_contract.backlog import reserved_queue
 
 UNACKED_INDEX_KEY = "unacked_index"
 
 
-def mean_running_age(client: redis.Redis, queues: Iterable[str], now: float) -> float | None:
-    """Mean seconds since delivery of the tasks reserved from `queues` (None if none)."""
+def mean_running_age(
+    unacked: Mapping[bytes | str, bytes | str],
+    delivered_at: Iterable[tuple[bytes | str, float]],
+    queues: Iterable[str],
+    now: float,
+) -> float | None:
+    """Mean seconds since delivery of the tasks reserved from `queues` (None if none), from the
+    `unacked` hash and the `unacked_index` entries as Redis returned them."""
     wanted = set(queues)
-    pipe = client.pipeline(transaction=False)
-    pipe.hgetall(UNACKED_KEY)
-    pipe.zrange(UNACKED_INDEX_KEY, 0, -1, withscores=True)
-    unacked, index = pipe.execute()
-    delivered = {_text(tag): float(score) for tag, score in index}
+    delivered = {_text(tag): float(score) for tag, score in delivered_at}
     ages = [
         now - delivered[tag]
         for tag, payload in ((_text(t), p) for t, p in unacked.items())

@@ -64,13 +64,22 @@ def combine(
     return result
 
 
+def queue_lengths(
+    pipe: redis.client.Pipeline | redis.asyncio.client.Pipeline, queues: Iterable[str]
+) -> list[str]:
+    """Queue the length of every list of `queues` on `pipe`; the keys, in reply order. For
+    callers that read more in the same round trip (the autoscaler reads `unacked` whole)."""
+    keys = [key for queue in queues for key in queue_list_keys(queue)]
+    for key in keys:
+        pipe.llen(key)
+    return keys
+
+
 def _queue_pipeline(
     pipe: redis.client.Pipeline | redis.asyncio.client.Pipeline, queues: list[str]
 ) -> list[str]:
     """Queue every length and the unacked hash on `pipe`; the keys in reply order."""
-    keys = [key for queue in queues for key in queue_list_keys(queue)]
-    for key in keys:
-        pipe.llen(key)
+    keys = queue_lengths(pipe, queues)
     pipe.hvals(UNACKED_KEY)
     return keys
 
