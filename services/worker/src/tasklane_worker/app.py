@@ -8,6 +8,7 @@ from tasklane_contract.catalog import CATALOG
 from tasklane_contract.celery_config import create_celery_app
 from tasklane_contract.settings import Settings
 from tasklane_worker import tasks as _implementations  # noqa: F401  (registers them)
+from tasklane_worker.event_batching import BatchedTaskEvents
 from tasklane_worker.execution import register_task
 from tasklane_worker.heartbeat import CONF_KEY, HeartbeatFile
 from tasklane_worker.registry import IMPLEMENTATIONS, consistency_problems
@@ -24,6 +25,7 @@ def create_worker_app(settings: Settings) -> Celery:
     app = create_celery_app(settings, main="tasklane_worker")
     for name, spec in CATALOG.items():
         register_task(app, spec, IMPLEMENTATIONS[name], settings)
+    app.steps["consumer"].add(BatchedTaskEvents)
     if settings.worker_heartbeat_file is not None:
         app.conf[CONF_KEY] = str(settings.worker_heartbeat_file)
         app.steps["consumer"].add(HeartbeatFile)
