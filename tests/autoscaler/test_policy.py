@@ -11,6 +11,7 @@ from tasklane_autoscaler.policy import (
     PolicyState,
     Reason,
     ScalingSpec,
+    covering_replicas,
     decide,
     running_floor,
 )
@@ -189,3 +190,45 @@ def test_no_scale_down_while_tasks_wait() -> None:
     assert (held.desired, held.reason) == (5, Reason.STABILIZING)
     drained = decide(Observation(105, 0, 4, 5), SPEC, held.state)
     assert drained.desired < 5
+
+
+def test_the_window_is_covered_at_its_mean_plus_half_a_deviation_not_its_peak() -> None:
+    # mean 8, deviation 6.9: 11.5 tasks need three replicas; the peak alone would want five.
+    assert covering_replicas([4, 4, 4, 20], SPEC) == 3
+    assert covering_replicas([9], SPEC) == 3
+
+
+def long_task_history(replicas: int) -> PolicyState:
+    """A window of watching 12 tasks that have run for a minute on average (tasks of about
+    two minutes: longer than the 20 s startup)."""
+    state = PolicyState()
+    for t in range(0, 100, 5):
+        state = decide(Observation(t, 0, 12, replicas, running_mean_age_s=60.0), SPEC, state).state
+    return state
+
+
+@pytest.mark.parametrize(
+    ("idle", "desired", "reason"),
+    [
+        pytest.param(0, 6, Reason.BUSY_REPLICAS, id="none-idle-none-removed"),
+        pytest.param(1, 5, Reason.BUSY_REPLICAS, id="only-the-idle-one"),
+        pytest.param(6, 3, Reason.SCALE_DOWN, id="enough-idle"),
+        pytest.param(None, 3, Reason.SCALE_DOWN, id="idle-unknown"),
+    ],
+)
+def test_long_tasks_remove_only_replicas_that_run_nothing(
+    idle: int | None, desired: int, reason: Reason
+) -> None:
+    state = long_task_history(replicas=6)
+    obs = Observation(100, 0, 12, 6, running_mean_age_s=60.0, idle_replicas=idle)
+    decision = decide(obs, SPEC, state)
+    assert (decision.desired, decision.reason) == (desired, reason)
+
+
+def test_short_tasks_may_remove_busy_replicas() -> None:
+    # Tasks of about 2 s end well within a startup: a busy replica leaves almost at once.
+    state = PolicyState()
+    for t in range(0, 100, 5):
+        state = decide(Observation(t, 0, 12, 6, running_mean_age_s=1.0), SPEC, state).state
+    obs = Observation(100, 0, 12, 6, running_mean_age_s=1.0, idle_replicas=0)
+    assert decide(obs, SPEC, state).desired == 3

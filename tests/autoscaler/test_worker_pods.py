@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from tasklane_autoscaler.deletion_cost import changed_costs, deletion_costs, worker_host
+from typing import Any
+
+from tasklane_autoscaler.deletion_cost import (
+    changed_costs,
+    current_pods,
+    deletion_costs,
+    idle_replicas,
+    worker_host,
+)
 from tasklane_autoscaler.leaving import leaving_pods, tasks_on_leaving
 
 
@@ -30,3 +38,22 @@ def test_tasks_on_terminating_pods_are_counted_apart() -> None:
     running = {"celery@workers-a": 2, "celery@workers-b": 3}
     assert tasks_on_leaving(leaving, running) == 3
     assert tasks_on_leaving(set(), running) == 0
+
+
+def test_pods_that_run_nothing_are_the_idle_replicas() -> None:
+    pods: list[dict[str, Any]] = [
+        {"metadata": {"name": "workers-a", "annotations": {"x": "y"}}},
+        {
+            "metadata": {
+                "name": "workers-b",
+                "annotations": {"controller.kubernetes.io/pod-deletion-cost": "2"},
+            }
+        },
+        {"metadata": {"name": "workers-c"}},
+        {"metadata": {"name": "workers-d", "deletionTimestamp": "2026-01-01T00:00:00Z"}},
+    ]
+    current = current_pods(pods)
+    assert current == {"workers-a": None, "workers-b": "2", "workers-c": None}
+    # workers-c did not answer Celery: not up yet or stuck, it runs nothing either way.
+    running = {"celery@workers-a": 0, "celery@workers-b": 2}
+    assert idle_replicas(current, running) == 2

@@ -5,6 +5,7 @@ one is the last to be asked for a warm shutdown."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 DELETION_COST_ANNOTATION = "controller.kubernetes.io/pod-deletion-cost"
 
@@ -27,3 +28,19 @@ def deletion_costs(pods: Iterable[str], running_by_worker: Mapping[str, int]) ->
 def changed_costs(wanted: Mapping[str, int], current: Mapping[str, str | None]) -> dict[str, int]:
     """Only the pods whose annotation differs, to keep the number of patches down."""
     return {pod: cost for pod, cost in wanted.items() if current.get(pod) != str(cost)}
+
+
+def current_pods(pods: Iterable[Mapping[str, Any]]) -> dict[str, str | None]:
+    """The pods not being terminated, with the deletion cost each carries now (None: none)."""
+    return {
+        pod["metadata"]["name"]: pod["metadata"]
+        .get("annotations", {})
+        .get(DELETION_COST_ANNOTATION)
+        for pod in pods
+        if not pod["metadata"].get("deletionTimestamp")
+    }
+
+
+def idle_replicas(pods: Iterable[str], running_by_worker: Mapping[str, int]) -> int:
+    """Pods that run no task: the ones a scale-down removes first, at no task's expense."""
+    return sum(1 for cost in deletion_costs(pods, running_by_worker).values() if cost == 0)

@@ -5,6 +5,7 @@ the reading is `observe.read_queues`, the pod ordering is `deletion_cost`."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import logging
 import time
@@ -19,7 +20,9 @@ from tasklane_autoscaler.config import AutoscalerSettings
 from tasklane_autoscaler.deletion_cost import (
     DELETION_COST_ANNOTATION,
     changed_costs,
+    current_pods,
     deletion_costs,
+    idle_replicas,
 )
 from tasklane_autoscaler.kube import KubernetesApi, KubernetesApiError, selector_string
 from tasklane_autoscaler.leaving import leaving_pods, tasks_on_leaving
@@ -134,11 +137,20 @@ async def autoscale(
         reserved_on_leaving=on_leaving,
     )
     decision = decide(observation, config.scaling, memo.get("policy_state"))
+    running: dict[str, int] | None = None
+    if decision.desired < current:
+        # Which pods run nothing is asked of Celery only when a scale-down is on the table; the
+        # policy is pure, so it decides again on the same state knowing it.
+        running = await _running_by_worker(memo)
+        idle = idle_replicas(current_pods(worker_pods), running)
+        observation = dataclasses.replace(observation, idle_replicas=idle)
+        decision = decide(observation, config.scaling, memo.get("policy_state"))
     memo.policy_state = decision.state
 
     if decision.desired != current:
         if decision.desired < current:
-            await _mark_idle_workers_first(memo, namespace, worker_pods)
+            assert running is not None
+            await _mark_idle_workers_first(memo, namespace, worker_pods, running)
         await _set_replicas(memo.kube, namespace, config.target_deployment, decision.desired)
         kopf.event(  # explicit type: not filtered by the posting level set at startup
             body,
@@ -250,16 +262,11 @@ async def _tasks_on_leaving_pods(memo: Any, pods: list[dict[str, Any]]) -> int:
     return tasks_on_leaving(leaving, await _running_by_worker(memo))
 
 
-async def _mark_idle_workers_first(memo: Any, namespace: str, pods: list[dict[str, Any]]) -> None:
+async def _mark_idle_workers_first(
+    memo: Any, namespace: str, pods: list[dict[str, Any]], running: dict[str, int]
+) -> None:
     """Before a scale-down: pod-deletion-cost = running tasks, so idle pods are removed first."""
-    running = await _running_by_worker(memo)
-    current = {
-        pod["metadata"]["name"]: pod["metadata"]
-        .get("annotations", {})
-        .get(DELETION_COST_ANNOTATION)
-        for pod in pods
-        if not pod["metadata"].get("deletionTimestamp")
-    }
+    current = current_pods(pods)
     try:
         for pod, cost in changed_costs(deletion_costs(current, running), current).items():
             await memo.kube.annotate_pod(namespace, pod, {DELETION_COST_ANNOTATION: str(cost)})

@@ -41,6 +41,7 @@ class ClusterView:
     running_on_leaving: int  # of `running`, on replicas being removed (warm shutdown)
     replicas: int  # requested and not being removed: the Deployment's spec.replicas
     ready: int  # of those, taking tasks
+    idle: int  # of those, running no task (idle or not ready yet)
 
 
 class Controller(Protocol):
@@ -189,6 +190,7 @@ class Simulation:
             replicas=len(active),
             ready=sum(1 for r in active if r.ready_s <= now),
             running_on_leaving=sum(r.running for r in self.replicas if r.removing and r.running),
+            idle=sum(1 for r in active if r.running == 0),
         )
 
     # --- the loop ----------------------------------------------------------------------
