@@ -86,3 +86,15 @@ def test_the_script_is_loaded_again_after_redis_forgets_it(
     task_id = str(uuid4())
     app.backend.store_result(task_id, None, "STARTED")
     assert stored(redis_client, task_id)["status"] == "STARTED"
+
+
+def test_started_is_stored_unless_the_forbidding_key_exists(
+    app: Celery, redis_client: redis.Redis
+) -> None:
+    task_id, revoked = str(uuid4()), str(uuid4())
+    redis_client.set(f"test:revoked:{revoked}", b"1", ex=60)
+    backend = app.backend
+    assert backend.store_started_unless(task_id, {"pid": 1}, None, f"test:revoked:{task_id}")
+    assert stored(redis_client, task_id)["status"] == "STARTED"
+    assert not backend.store_started_unless(revoked, {"pid": 1}, None, f"test:revoked:{revoked}")
+    assert redis_client.get(result_key(revoked)) is None  # nothing written

@@ -61,7 +61,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "result_expires": timedelta(seconds=settings.result_expires_s),
         "result_extended": True,  # the stored result names its task
-        "task_track_started": True,
+        # Workers store STARTED themselves, together with their revoke check (tasklane_worker
+        # .execution): Celery's own tracking would be a second round trip per task.
+        "task_track_started": False,
         # celery-exporter needs sent events from producers and task events from workers.
         "task_send_sent_event": True,
         "worker_send_task_events": True,

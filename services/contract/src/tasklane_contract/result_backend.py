@@ -20,9 +20,13 @@ from celery import states
 from celery.backends.redis import RedisBackend
 from celery.exceptions import BackendStoreError
 
-# KEYS[1]: the task's meta key. ARGV[1]: the encoded meta; ARGV[2]: seconds to keep it (0: for
-# ever). Returns 1 when written, 0 when a stored SUCCESS was kept.
+# KEYS[1]: the task's meta key; KEYS[2], optional: a key whose presence forbids the write.
+# ARGV[1]: the encoded meta; ARGV[2]: seconds to keep it (0: for ever).
+# Returns 1 when written, 0 when a stored SUCCESS was kept, -1 when KEYS[2] exists.
 STORE_UNLESS_SUCCEEDED = """
+if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then
+  return -1
+end
 local current = redis.call('GET', KEYS[1])
 if current then
   local ok, meta = pcall(cjson.decode, current)
@@ -60,6 +64,24 @@ class RedisResultBackend(RedisBackend):  # type: ignore[misc]
         request: Any = None,
         **kwargs: Any,
     ) -> Any:
+        self._store(task_id, result, state, traceback, request)
+        return result
+
+    def store_started_unless(self, task_id: str, result: Any, request: Any, forbidden: str) -> bool:
+        """Store STARTED, as Celery's `task_track_started` does, unless the key `forbidden`
+        exists: a check the worker would otherwise make in a round trip of its own. False when
+        `forbidden` exists (nothing is stored then)."""
+        return self._store(task_id, result, states.STARTED, None, request, forbidden) != -1
+
+    def _store(
+        self,
+        task_id: str | bytes,
+        result: Any,
+        state: str,
+        traceback: Any,
+        request: Any,
+        forbidden: str | None = None,
+    ) -> int:
         meta = self._get_result_meta(
             result=result, state=state, traceback=traceback, request=request
         )
@@ -70,8 +92,9 @@ class RedisResultBackend(RedisBackend):  # type: ignore[misc]
                 "value too large for Redis backend", state=state, task_id=task_id
             )
         expires = self.failure_expires if state == states.FAILURE else self.expires
-        self.ensure(self._store_unless_succeeded, (self.get_key_for_task(task_id), value, expires))
-        return result
+        keys = [self.get_key_for_task(task_id), *([forbidden] if forbidden else [])]
+        stored: int = self.ensure(self._run_store_script, (keys, value, expires))
+        return stored
 
-    def _store_unless_succeeded(self, key: bytes | str, value: str | bytes, expires: Any) -> None:
-        self._store_script(keys=[key], args=[value, int(expires or 0)])
+    def _run_store_script(self, keys: list[Any], value: str | bytes, expires: Any) -> int:
+        return int(self._store_script(keys=keys, args=[value, int(expires or 0)]))

@@ -3,6 +3,7 @@ implementation. Celery-facing code stays here so implementations stay plain func
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -53,8 +54,13 @@ def run_task(
     kwargs: Any,
 ) -> Any:
     request = task.request
-    # A DELETE may have come before any worker that could hear the revoke broadcast was up.
-    if task.backend.client.exists(revoked_key(request.id)):
+    # STARTED is stored here instead of by Celery's task_track_started, in the same round trip
+    # as the check for a revoke marker: a DELETE may have come before any worker that could
+    # hear the revoke broadcast was up.
+    started = {"pid": os.getpid(), "hostname": request.hostname}
+    if not task.backend.store_started_unless(
+        request.id, started, request, forbidden=revoked_key(request.id)
+    ):
         task.backend.mark_as_revoked(request.id, "revoked before it started", request=request)
         raise Ignore()
 
