@@ -38,8 +38,8 @@ def presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
-async def require_api_key(request: Request) -> None:
-    keys: ApiKeys = request.app.state.services.api_keys
+def check_api_key(keys: ApiKeys, request: Request) -> None:
+    """401 unless no key is configured or the request presents a known one."""
     if not keys.required:
         return
     key = presented_key(request)
@@ -49,3 +49,7 @@ async def require_api_key(request: Request) -> None:
             "missing or unknown API key: send `Authorization: Bearer <key>` or `X-API-Key`",
             headers={"WWW-Authenticate": "Bearer"},
         )
+
+
+async def require_api_key(request: Request) -> None:
+    check_api_key(request.app.state.services.api_keys, request)

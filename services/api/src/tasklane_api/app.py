@@ -8,26 +8,23 @@ from contextlib import asynccontextmanager
 import redis.asyncio as aioredis
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
-from kombu.exceptions import OperationalError as BrokerError
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tasklane_api import method_not_allowed, openapi
 from tasklane_api.api_keys import ApiKeys, require_api_key
 from tasklane_api.celery_message import MessageBuilder
 from tasklane_api.dependencies import Services
+from tasklane_api.hot_routes import HotRoutes
 from tasklane_api.metrics import ApiMetrics, RequestMetricsMiddleware
 from tasklane_api.rate_limit import RateLimiter
 from tasklane_api.revoker import Revoker
 from tasklane_api.routes import catalog, health, queues, tasks
 from tasklane_api.task_store import TaskStore
+from tasklane_api.unavailable import BROKER_UNAVAILABLE, unavailable_response
 from tasklane_contract.catalog import CATALOG
 from tasklane_contract.celery_config import create_celery_app
 from tasklane_contract.settings import Settings
-
-BROKER_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, BrokerError, ConnectionError)
 
 
 def create_redis(settings: Settings) -> aioredis.Redis:
@@ -78,13 +75,12 @@ def create_app(settings: Settings) -> FastAPI:
     method_not_allowed.install(app)
 
     async def broker_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse(
-            {"detail": f"Redis is unreachable ({type(exc).__name__}); retry later"},
-            status_code=503,
-            headers={"Retry-After": str(settings.retry_after_s)},
-        )
+        return unavailable_response(exc, settings.retry_after_s)
 
     for error in BROKER_UNAVAILABLE:
         app.add_exception_handler(error, broker_unavailable)
+    # The two hottest routes skip FastAPI's per-request machinery (see hot_routes); the
+    # metrics middleware, added last, wraps it too.
+    app.add_middleware(HotRoutes, routes=tasks.router)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     return app
