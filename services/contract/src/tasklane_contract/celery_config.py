@@ -14,6 +14,7 @@ from kombu.entity import Exchange, Queue
 
 from tasklane_contract.catalog import CATALOG
 from tasklane_contract.queues import ALL_QUEUES, DEFAULT
+from tasklane_contract.redis_transport import TRANSPORT
 from tasklane_contract.result_backend import RedisResultBackend
 from tasklane_contract.settings import Settings
 
@@ -35,6 +36,8 @@ def task_routes() -> dict[str, dict[str, str]]:
 def celery_config(settings: Settings) -> dict[str, Any]:
     return {
         "broker_url": settings.broker_url,
+        # kombu's Redis transport, one client object per channel (see redis_transport).
+        "broker_transport": TRANSPORT,
         "result_backend": settings.broker_url,
         # JSON only: a pickled message could run code on the worker.
         "task_serializer": "json",
