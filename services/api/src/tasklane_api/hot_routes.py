@@ -13,7 +13,7 @@ path parameter FastAPI would refuse, and FastAPI stays the source of the OpenAPI
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
@@ -56,11 +56,6 @@ def route_for(router: APIRouter, method: str, path: str) -> APIRoute:
     raise LookupError(f"no {method} {path} route to serve")
 
 
-def problem_response(exc: HTTPException) -> Response:
-    """What FastAPI's default HTTPException handler answers."""
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-
-
 class HotRoutes:
     def __init__(self, app: ASGIApp, routes: APIRouter) -> None:
         self.app = app
@@ -96,7 +91,7 @@ class HotRoutes:
                 found = await task_status_request(services, parameter)
                 response = Response(found.model_dump_json(), media_type=JSON)
         except HTTPException as exc:
-            response = problem_response(exc)
+            response = await http_exception_handler(request, exc)  # FastAPI's own answer
         except BROKER_UNAVAILABLE as exc:
             response = unavailable_response(exc, services.settings.retry_after_s)
         await response(scope, receive, send)

@@ -210,11 +210,9 @@ def adapted_window(state: PolicyState, spec: ScalingSpec, now: float, wanted: in
 
 
 def needing_slots(
-    obs: Observation, spec: ScalingSpec, state: PolicyState, backlog_since: float | None
+    obs: Observation, spec: ScalingSpec, task_seconds: float | None, backlog_since: float | None
 ) -> float:
     """Reserved tasks that stay plus the backlog worth new replicas."""
-    span = max(2 * spec.startup_s, 30.0)
-    task_seconds = task_seconds_estimate(state.samples, obs.time, span)
     # Tasks on replicas already leaving finish there: they need no slot among those that stay.
     staying_reserved = max(0, obs.reserved - obs.reserved_on_leaving)
     # The discount of the backlog is a bet that it drains within a startup; a backlog older
@@ -314,7 +312,9 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
     busy_until = obs.time if demand > 0 else state.busy_until
     staying_reserved = max(0, obs.reserved - obs.reserved_on_leaving)
 
-    needing = needing_slots(obs, spec, state, backlog_since)
+    span = max(2 * spec.startup_s, 30.0)
+    task_seconds = task_seconds_estimate(state.samples, obs.time, span)
+    needing = needing_slots(obs, spec, task_seconds, backlog_since)
     wanted = wanted_replicas(obs, spec, state, needing, backlog_since)
     bounded_wanted = max(spec.min_replicas, min(spec.max_replicas, wanted))
     surges = track(
@@ -341,7 +341,6 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
     ]
     window_peak = max(bounded_wanted, covering_replicas([*window_demand, needing], spec))
     observing_since = state.observing_since if state.observing_since is not None else obs.time
-    span = max(2 * spec.startup_s, 30.0)
 
     desired, reason = kept_safe(
         obs,
@@ -357,9 +356,7 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
         scheduled,
         floor=running_floor(staying_reserved, obs.waiting, spec.concurrency),
         idle_for=obs.time - busy_until if busy_until is not None else math.inf,
-        removable=removable_replicas(
-            obs, spec, task_seconds_estimate(state.samples, obs.time, span)
-        ),
+        removable=removable_replicas(obs, spec, task_seconds),
     )
 
     keep_after = obs.time - max(spec.max_stabilization_s, window, span)
