@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
+import redis
 from celery import Celery
 from celery.result import AsyncResult
 
 from tasklane_contract.celery_config import create_celery_app
+from tasklane_contract.redis_transport import UNREADABLE_KEY
 from tasklane_contract.settings import Settings
 from tests.conftest import Stack
 
@@ -50,3 +53,22 @@ def test_worker_keeps_going_after_bad_messages(producer: Celery) -> None:
     state, value = outcome(producer.send_task("text.process", kwargs={"data": "still here"}))
     assert state == "SUCCESS"
     assert value == {"processed_data": "STILL HERE"}
+
+
+def test_worker_keeps_going_after_a_message_that_is_not_celerys(
+    producer: Celery, stack: Stack
+) -> None:
+    client = redis.Redis.from_url(stack.redis.url)
+    try:
+        client.lpush("default", "not json", json.dumps({"body": "no envelope"}))
+        state, value = outcome(producer.send_task("text.process", kwargs={"data": "after"}))
+        assert state == "SUCCESS"
+        assert value == {"processed_data": "AFTER"}
+        assert client.llen("default") == 0
+        # Set aside for a person to look at, not lost.
+        assert set(client.lrange(UNREADABLE_KEY, 0, -1)) == {
+            b"not json",
+            b'{"body": "no envelope"}',
+        }
+    finally:
+        client.close()

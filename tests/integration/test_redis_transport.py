@@ -1,35 +1,199 @@
-"""kombu's Redis transport with one client object per channel, on a real Redis: every Celery
-app uses it, and a message still goes through kombu's reserve-then-acknowledge bookkeeping."""
+"""tasklane's Redis transport on a real Redis: kombu's keys and recovery, fewer round trips.
+
+Every Celery app uses it (the worker's consumer above all); the worker tests run real tasks
+through it, these look at what it leaves in Redis and which commands it sends."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+
+import pytest
 import redis
+from celery import Celery
+from kombu.connection import Connection
 from kombu.message import Message
 from kombu.messaging import Consumer, Producer
 
 from tasklane_contract.celery_config import create_celery_app
-from tasklane_contract.redis_transport import Channel
+from tasklane_contract.redis_transport import (
+    FETCH_AND_RESERVE,
+    UNREADABLE_KEY,
+    Channel,
+    envelope,
+)
 from tasklane_contract.settings import Settings
 from tasklane_devstack.redis_server import RedisServer
 
 
-def test_one_client_per_channel_and_acks_still_bookkept(fresh_redis: RedisServer) -> None:
+@pytest.fixture
+def app(fresh_redis: RedisServer) -> Iterator[Celery]:
     app = create_celery_app(Settings(redis_url=fresh_redis.url))
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def client(fresh_redis: RedisServer) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(fresh_redis.url)
+    yield client
+    client.close()
+
+
+def calls(client: redis.Redis) -> dict[str, int]:
+    stats = client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(s["calls"]) for name, s in stats.items()}
+
+
+def publish(connection: Connection, app: Celery, bodies: list[dict[str, int]], **kw: int) -> None:
     queue = app.amqp.queues["default"]
-    received: list[Message] = []
+    producer = Producer(connection.default_channel)
+    for body in bodies:
+        producer.publish(body, routing_key="default", declare=[queue], **kw)
+
+
+def test_one_client_per_channel(app: Celery) -> None:
     with app.connection_for_write() as connection:
         channel = connection.default_channel
         assert isinstance(channel, Channel)
         assert channel._create_client() is channel._create_client()
-        Producer(channel).publish({"n": 1}, routing_key="default", declare=[queue])
+
+
+def test_a_backlog_is_fetched_and_reserved_by_one_script_and_acks_ride_along(
+    app: Celery, client: redis.Redis
+) -> None:
+    received: list[Message] = []
+    with app.connection_for_write() as connection:
+        publish(connection, app, [{"n": 1}, {"n": 2}, {"n": 3}])
+        channel = connection.default_channel
+        channel.basic_qos(0, 1, False)  # one message at a time, as a worker process takes it
         with Consumer(
-            channel, [queue], callbacks=[lambda _body, message: received.append(message)]
+            channel,
+            [app.amqp.queues["default"]],
+            callbacks=[lambda _body, message: received.append(message)],
+        ):
+            before = calls(client)
+            connection.drain_events(timeout=5)
+            assert [m.decode() for m in received] == [{"n": 1}]
+            tag = received[0].delivery_tag
+            # Reserved the way kombu reserves: [message, exchange, routing key], in the index.
+            stored = json.loads(client.hget("unacked", tag) or b"null")
+            info = received[0].delivery_info
+            assert stored[1:] == [info["exchange"], info["routing_key"]]
+            assert stored[0]["properties"] == received[0].properties
+            assert stored[0]["headers"] == received[0].headers
+            assert client.zscore("unacked_index", tag) is not None
+            assert client.llen("default") == 2
+
+            received[0].ack()  # recorded at once: the consumer may take the next message
+            assert client.hexists("unacked", tag)  # sent with the next round trip
+            connection.drain_events(timeout=5)
+            assert [m.decode() for m in received] == [{"n": 1}, {"n": 2}]
+            assert not client.hexists("unacked", tag)
+            assert client.zscore("unacked_index", tag) is None
+
+            received[1].ack()
+            connection.drain_events(timeout=5)
+            used = {name: n - before.get(name, 0) for name, n in calls(client).items()}
+            # Each fetch of the backlog was one script: no BRPOP and no MULTI transactions.
+            assert used.get("eval") == 3
+            assert used.get("multi", 0) == 0
+            assert used.get("brpop", 0) == 0
+            received[2].ack()
+    assert [m.decode() for m in received] == [{"n": 1}, {"n": 2}, {"n": 3}]
+    assert client.hlen("unacked") == 0  # the last ack went out when the consumer stopped
+    assert client.zcard("unacked_index") == 0
+
+
+def test_fetch_takes_the_highest_priority_first_then_waits_in_brpop(
+    app: Celery, client: redis.Redis
+) -> None:
+    received: list[object] = []
+
+    def take(body: object, message: Message) -> None:
+        received.append(body)
+        message.ack()
+
+    with app.connection_for_write() as connection:
+        publish(connection, app, [{"n": 1}], priority=6)
+        publish(connection, app, [{"n": 2}], priority=0)
+        channel = connection.default_channel
+        channel.basic_qos(0, 1, False)
+        with Consumer(
+            channel,
+            [app.amqp.queues["default"]],
+            callbacks=[take],
         ):
             connection.drain_events(timeout=5)
-            assert client.hlen("unacked") == 1  # reserved, not yet acknowledged
-            received[0].ack()
-        assert client.hlen("unacked") == 0
-    assert [m.decode() for m in received] == [{"n": 1}]
-    client.close()
-    app.close()
+            connection.drain_events(timeout=5)
+            assert received == [{"n": 2}, {"n": 1}]
+            # Empty now: the next fetch blocks in BRPOP, and a new message still arrives.
+            before = calls(client).get("brpop", 0)
+            with pytest.raises(TimeoutError):
+                connection.drain_events(timeout=0.3)
+            with Connection(app.conf.broker_url) as other:
+                publish(other, app, [{"n": 3}])
+            connection.drain_events(timeout=5)
+            assert received[-1] == {"n": 3}
+            assert calls(client).get("brpop", 0) > before
+    assert client.hlen("unacked") == 0
+
+
+def test_unacknowledged_messages_go_back_when_the_consumer_closes(
+    app: Celery, client: redis.Redis
+) -> None:
+    with app.connection_for_write() as connection:
+        publish(connection, app, [{"n": 1}, {"n": 2}])
+        channel = connection.default_channel
+        channel.basic_qos(0, 2, False)
+        with Consumer(channel, [app.amqp.queues["default"]], callbacks=[lambda *_: None]):
+            connection.drain_events(timeout=5)
+            connection.drain_events(timeout=5)
+            assert client.hlen("unacked") == 2
+            assert client.llen("default") == 0
+    assert client.llen("default") == 2
+    assert client.hlen("unacked") == 0
+
+
+def test_no_ack_consumers_keep_kombus_fetch(app: Celery, client: redis.Redis) -> None:
+    received: list[object] = []
+    with app.connection_for_write() as connection:
+        publish(connection, app, [{"n": 1}])
+        channel = connection.default_channel
+        channel.basic_qos(0, 1, False)
+        with Consumer(
+            channel,
+            [app.amqp.queues["default"]],
+            no_ack=True,
+            callbacks=[lambda body, _message: received.append(body)],
+        ):
+            connection.drain_events(timeout=5)
+    assert received == [{"n": 1}]
+    assert calls(client).get("eval", 0) == 0
+    assert client.hlen("unacked") == 0  # nothing to acknowledge, nothing left behind
+
+
+def test_a_message_without_kombus_envelope_is_set_aside(client: redis.Redis) -> None:
+    client.lpush("default", "not json", json.dumps({"body": "no properties"}))
+    fetch = client.register_script(FETCH_AND_RESERVE)
+    keys = ["unacked", "unacked_index", UNREADABLE_KEY, "default"]
+    for expected in (b"not json", b'{"body": "no properties"}'):
+        assert fetch(keys=keys, args=[0, 0]) == [1, expected, 0]
+    assert fetch(keys=keys, args=[0, 0]) is None
+    assert client.hlen("unacked") == 0
+    assert client.lrange(UNREADABLE_KEY, 0, -1) == [b'{"body": "no properties"}', b"not json"]
+
+
+@pytest.mark.parametrize("raw", [b"not json", b"[]", b'{"properties": {"delivery_tag": 1}}'])
+def test_envelope_rule_matches_the_script(raw: bytes) -> None:
+    assert envelope(raw) is None
+
+
+def test_envelope_of_a_kombu_message(app: Celery, client: redis.Redis) -> None:
+    with app.connection_for_write() as connection:
+        publish(connection, app, [{"n": 1}])
+    raw = client.lindex("default", 0)
+    assert raw is not None
+    message = envelope(raw)
+    assert message is not None
+    assert message["properties"]["delivery_info"]["routing_key"] == "default"

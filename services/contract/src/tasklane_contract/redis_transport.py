@@ -1,38 +1,318 @@
-"""kombu's Redis transport, with one Redis client object per channel instead of one per call.
+"""kombu's Redis transport, with fewer round trips for the one process that feeds a worker.
 
-kombu builds a new `redis.Redis` for every operation other than the blocking fetch: keeping a
-reserved message in `unacked`, acknowledging it, publishing. redis-py's constructor copies a
-few hundred reply callbacks each time, which was a tenth of a worker's consumer loop, the one
-process that fetches, hands out and acknowledges every task. The client object holds no
-connection (each command borrows one from the channel's pool), so one per channel and pool,
-made again in a forked process, serves every call. Connections, pools and commands stay
-kombu's own.
+A Celery worker's consumer process fetches, reserves, hands out and acknowledges every task,
+and with kombu's own transport each task costs it three round trips to Redis, one after the
+other: BRPOP the message, MULTI/ZADD/HSET/EXEC to keep it in `unacked` until it is
+acknowledged, MULTI/ZREM/HDEL/EXEC to acknowledge it. While that process waits, a free pool
+process has nothing to run. This transport keeps kombu's keys, formats and recovery (`unacked`,
+`unacked_index`, restore after the visibility timeout) and changes three things:
+
+- Fetch and reserve in one script. While the last fetch found a message, the next one pops the
+  first non-empty list (same priority and queue order as kombu's BRPOP) and records it in
+  `unacked` atomically. Only when the queues are empty does the consumer fall back to kombu's
+  blocking BRPOP. A message is never out of Redis's lists without being in `unacked` (with
+  BRPOP, a consumer killed between the pop and the reserve loses it).
+- Acknowledgements ride along. An ack is recorded at once (the consumer may fetch again) and
+  sent to Redis with the consumer's next round trip: the next fetch if one is about to go,
+  else before the event loop waits again, or when the consumer is cancelled or closed. A process killed in
+  that moment has its message restored after the visibility timeout, as it would if killed
+  just before acknowledging.
+- One Redis client object per channel instead of one per call: redis-py's constructor copies a
+  few hundred reply callbacks each time. The object holds no connection (each command borrows
+  one from the channel's pool); it is made again in a forked process.
+
+A message that is not a kombu message (not JSON, or without the envelope's delivery tag and
+info) is moved to the list UNREADABLE_KEY and logged; kombu would hand it to the consumer, which
+stops the worker ("Unrecoverable error") after the message is already popped and lost.
+
+Consumers that take messages without acknowledgements (`no_ack`, e.g. Celery's control
+replies) and channels without a prefetch limit keep kombu's path unchanged.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from queue import Empty
+from time import monotonic, time
 from typing import Any
 
 from kombu.transport import redis as kombu_redis
+from kombu.transport import virtual
+from kombu.utils.encoding import bytes_to_str
+from kombu.utils.json import dumps, loads
+
+logger = logging.getLogger(__name__)
+
+# Where a message that is not a kombu message goes instead of to a consumer: kombu would pop it
+# and crash the worker's consumer ("Unrecoverable error"), losing the message. Kept here, it can
+# be read and removed by hand (`LRANGE`, `DEL`).
+UNREADABLE_KEY = "tasklane:unreadable-messages"
+
+# KEYS: unacked hash, unacked index, unreadable list, then the lists in fetch order.
+# ARGV: reservation time, number of acknowledged tags, the tags.
+# Returns false, or {position of the list among the lists, message, 1 if reserved or 0 if it
+# was set aside as unreadable}.
+FETCH_AND_RESERVE = """
+for i = 3, 2 + tonumber(ARGV[2]) do
+    redis.call('ZREM', KEYS[2], ARGV[i])
+    redis.call('HDEL', KEYS[1], ARGV[i])
+end
+for k = 4, #KEYS do
+    local raw = redis.call('RPOP', KEYS[k])
+    if raw then
+        local ok, message = pcall(cjson.decode, raw)
+        local properties = ok and type(message) == 'table' and message['properties']
+        local tag = type(properties) == 'table' and properties['delivery_tag']
+        local info = type(properties) == 'table' and properties['delivery_info']
+        if type(tag) ~= 'string' or type(info) ~= 'table' then
+            redis.call('LPUSH', KEYS[3], raw)
+            return {k - 3, raw, 0}
+        end
+        redis.call('ZADD', KEYS[2], ARGV[1], tag)
+        -- kombu's form of a reserved message: [message, exchange, routing key]
+        redis.call('HSET', KEYS[1], tag, '[' .. raw .. ',' .. cjson.encode(info['exchange'] or '')
+            .. ',' .. cjson.encode(info['routing_key'] or '') .. ']')
+        return {k - 3, raw, 1}
+    end
+end
+return false
+"""
+
+
+def envelope(raw: bytes | str) -> dict[str, Any] | None:
+    """The decoded message if it has kombu's envelope (the fields a consumer needs), else None;
+    the same rule as the fetch script's."""
+    try:
+        message = loads(bytes_to_str(raw))
+    except ValueError:
+        return None
+    properties = message.get("properties") if isinstance(message, dict) else None
+    if not isinstance(properties, dict):
+        return None
+    if isinstance(properties.get("delivery_tag"), str) and isinstance(
+        properties.get("delivery_info"), dict
+    ):
+        return message  # type: ignore[no-any-return]
+    return None
+
+
+class QoS(kombu_redis.QoS):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pending_acks: list[str] = []
+        # Set while a message the fetch script already reserved is being delivered.
+        self.reserved_in_redis = False
+
+    def append(self, message: Any, delivery_tag: str) -> None:
+        if self.reserved_in_redis:
+            virtual.QoS.append(self, message, delivery_tag)
+            return
+        info = message.delivery_info
+        raw = dumps([message._raw, info["exchange"], info["routing_key"]])
+        with self._pipeline() as pipe:
+            self._add_pending_acks(pipe)
+            pipe.zadd(self.unacked_index_key, {delivery_tag: time()})
+            pipe.hset(self.unacked_key, delivery_tag, raw)
+            pipe.execute()
+        self.pending_acks.clear()
+        virtual.QoS.append(self, message, delivery_tag)
+
+    def ack(self, delivery_tag: str) -> None:
+        self.pending_acks.append(delivery_tag)
+        virtual.QoS.ack(self, delivery_tag)
+
+    def flush_acks(self) -> None:
+        if not self.pending_acks:
+            return
+        with self._pipeline() as pipe:
+            self._add_pending_acks(pipe)
+            pipe.execute()
+        self.pending_acks.clear()
+
+    def restore_unacked(self, client: Any = None) -> None:
+        self.flush_acks()  # an acknowledged message must not be restored
+        super().restore_unacked(client)
+
+    def _add_pending_acks(self, pipe: Any) -> None:
+        for tag in self.pending_acks:
+            pipe.zrem(self.unacked_index_key, tag)
+            pipe.hdel(self.unacked_key, tag)
+
+    @contextmanager
+    def _pipeline(self) -> Iterator[Any]:
+        with self.channel.conn_or_acquire() as client:
+            yield client.pipeline()
 
 
 class Channel(kombu_redis.Channel):
+    QoS = QoS
+    _brpop_sent_at: Any = None
+    _in_poll: Any = False
     _shared_client: tuple[int, Any, Any] | None = None  # (pid, pool, client)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._no_ack_tags: set[str] = set()
+        self._queues_may_hold_more = True  # so the first fetch tries the script
+        # (queues in fetch order, acks sent) while a fetch script's reply is awaited
+        self.script_fetch: tuple[list[str], list[str]] | None = None
+
+    def basic_consume(self, queue: str, no_ack: bool, *args: Any, **kwargs: Any) -> Any:
+        tag = super().basic_consume(queue, no_ack, *args, **kwargs)
+        if no_ack:
+            self._no_ack_tags.add(tag)
+        return tag
+
+    def basic_cancel(self, consumer_tag: str) -> Any:
+        self._no_ack_tags.discard(consumer_tag)
+        if self.script_fetch is None:
+            self.qos.flush_acks()
+        return super().basic_cancel(consumer_tag)
+
+    def close(self) -> None:
+        if not self.closed:
+            if self.script_fetch is not None and self._in_poll:
+                with contextlib.suppress(Empty):
+                    self._brpop_read()  # its message, if any, is restored below
+            if self._qos is not None:
+                # If Redis is gone, the messages come back after the visibility timeout.
+                with contextlib.suppress(*self.connection_errors):
+                    self._qos.flush_acks()
+        super().close()
+
+    def _brpop_start(self, timeout: Any = None) -> None:
+        # Sent like kombu's BRPOP on the fetch connection, its reply read when the socket is
+        # readable: the event loop goes on with the pool meanwhile.
+        if not (self._queues_may_hold_more and self._fetches_by_script()):
+            super()._brpop_start(timeout)
+            return
+        queues = self._queue_cycle.consume(len(self.active_queues))
+        if not queues:
+            return
+        lists = [self._q_for_pri(queue, pri) for pri in self.priority_steps for queue in queues]
+        qos = self.qos
+        acks, qos.pending_acks = qos.pending_acks, []
+        self.script_fetch = (queues, acks)
+        connection = self.client.connection
+        self._in_poll = connection
+        self._brpop_sent_at = monotonic()
+        connection.send_command(
+            "EVAL",
+            FETCH_AND_RESERVE,
+            3 + len(lists),
+            qos.unacked_key,
+            qos.unacked_index_key,
+            UNREADABLE_KEY,
+            *lists,
+            time(),
+            len(acks),
+            *acks,
+        )
+
+    def _brpop_read(self, **options: Any) -> Any:
+        fetch, self.script_fetch = self.script_fetch, None
+        try:
+            if fetch is None:
+                return self._read_brpop_reply(**options)
+            return self._read_script_reply(*fetch, **options)
+        finally:
+            self._in_poll = None
+            self._flush_brpop_reauth()
+
+    def _read_brpop_reply(self, **options: Any) -> bool:
+        try:
+            found = self.client.parse_response(self.client.connection, "BRPOP", **options)
+        except self.connection_errors:
+            self.client.connection.disconnect()  # the next turn reconnects
+            raise
+        if not found:
+            raise Empty()
+        key, raw = found
+        queue = bytes_to_str(key).rsplit(self.sep, 1)[0]  # a priority list's queue
+        self._queue_cycle.rotate(queue)
+        self._queues_may_hold_more = True  # a message came: more may follow it
+        message = envelope(raw)
+        if message is None:
+            self._create_client().lpush(UNREADABLE_KEY, raw)
+            self._report_unreadable(queue, raw)
+            raise Empty()
+        self.connection._deliver(message, queue)
+        return True
+
+    def _read_script_reply(self, queues: list[str], acks: list[str], **options: Any) -> bool:
+        try:
+            found = self.client.parse_response(self.client.connection, "EVAL", **options)
+        except Exception:
+            # Unknown whether they were applied; removing a tag twice is harmless.
+            self.qos.pending_acks[:0] = acks
+            self.client.connection.disconnect()
+            raise
+        if not found:
+            self._queues_may_hold_more = False  # BRPOP waits for the next one
+            raise Empty()
+        position, raw, reserved = found
+        queue = queues[(int(position) - 1) % len(queues)]
+        self._queue_cycle.rotate(queue)
+        if not reserved:
+            self._report_unreadable(queue, raw)
+            raise Empty()
+        qos = self.qos
+        qos.reserved_in_redis = True
+        try:
+            self.connection._deliver(loads(bytes_to_str(raw)), queue)
+        finally:
+            qos.reserved_in_redis = False
+        return True
+
+    @staticmethod
+    def _report_unreadable(queue: str, raw: bytes) -> None:
+        logger.error(
+            "queue %s held a message that is not a kombu message (%d bytes, starting %r); "
+            "moved to the Redis list %s",
+            queue,
+            len(raw),
+            raw[:80],
+            UNREADABLE_KEY,
+        )
+
+    def _poll_error(self, type: str, **options: Any) -> Any:
+        if type == "BRPOP" and self.script_fetch is not None:
+            return self._brpop_read(**options)
+        return super()._poll_error(type, **options)
+
+    def _fetches_by_script(self) -> bool:
+        return not self._no_ack_tags and bool(self.qos.prefetch_count) and not self.global_keyprefix
+
     def _create_client(self, asynchronous: bool = False) -> Any:
-        if asynchronous:  # the fetch's own client, which kombu already keeps
-            return super()._create_client(asynchronous=True)  # type: ignore[no-untyped-call]
+        if asynchronous:  # the blocking fetch's own client, which kombu already keeps
+            return super()._create_client(asynchronous=True)
         shared = self._shared_client
         if shared is None or shared[0] != os.getpid() or shared[1] is not self.pool:
-            client = super()._create_client()  # type: ignore[no-untyped-call]
+            client = super()._create_client()
             shared = (os.getpid(), self.pool, client)
             self._shared_client = shared
         return shared[2]
 
 
+class Poller(kombu_redis.MultiChannelPoller):
+    def on_poll_start(self) -> None:
+        super().on_poll_start()  # fetches may carry the pending acks
+        for channel in self._channels:
+            if channel.script_fetch is None:  # else the next fetch, right after it, takes them
+                channel.qos.flush_acks()  # before the loop waits
+
+
 class Transport(kombu_redis.Transport):
     Channel = Channel
+    cycle: Any
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cycle = Poller()
 
 
 # The `broker_transport` setting: kombu takes it over the URL's scheme.
