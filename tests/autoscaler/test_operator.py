@@ -147,6 +147,20 @@ async def test_backlog_scales_the_deployment_up_then_down_safely(
         in (metrics)
     )
 
+    # Deleted: its series are no longer exported (nor alerted on).
+    async with httpx.AsyncClient() as client:
+        path = f"/apis/tasklane.io/v1/namespaces/{NAMESPACE}/workerautoscalers/workers"
+        assert (await client.delete(f"{cluster.url}{path}")).status_code == 200
+
+    async def exported() -> str:
+        async with httpx.AsyncClient() as client:
+            return (await client.get(f"http://127.0.0.1:{operator}/metrics")).text
+
+    deadline = time.monotonic() + 20
+    while 'autoscaler="tasklane/workers"' in await exported():
+        assert time.monotonic() < deadline, "series of the deleted autoscaler still exported"
+        await asyncio.sleep(0.2)
+
 
 @pytest.mark.asyncio
 async def test_invalid_spec_is_reported_not_acted_on(

@@ -89,6 +89,16 @@ async def stop(memo: Any, **_: Any) -> None:
         memo.redis.close()
 
 
+# The raw watch event, not `on.delete`: deletion handlers without a finalizer are not called
+# for an object that is already gone, and a finalizer would be more than metrics are worth.
+@kopf.on.event(GROUP, VERSION, PLURAL)
+async def forget_deleted(
+    type: str | None, name: str, namespace: str | None, memo: Any, **_: Any
+) -> None:
+    if type == "DELETED":
+        memo.metrics.forget(f"{namespace}/{name}")
+
+
 @kopf.timer(GROUP, VERSION, PLURAL, interval=TIMER_TICK_S)
 async def autoscale(
     name: str,

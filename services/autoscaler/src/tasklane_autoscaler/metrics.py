@@ -57,3 +57,25 @@ class AutoscalerMetrics:
             ["autoscaler", "direction"],
             registry=self.registry,
         )
+
+    def forget(self, autoscaler: str) -> None:
+        """Drop every series of a deleted WorkerAutoscaler: its last values would otherwise be
+        exported (and alerted on) until the operator restarts."""
+        for metric in (
+            self.backlog,
+            self.reserved,
+            self.current_replicas,
+            self.desired_replicas,
+            self.min_replicas,
+            self.max_replicas,
+            self.decisions,
+            self.scale_patches,
+        ):
+            series = {
+                tuple(sample.labels.values())  # in the metric's label order
+                for family in metric.collect()
+                for sample in family.samples
+                if sample.labels.get("autoscaler") == autoscaler
+            }
+            for values in series:
+                metric.remove(*values)
