@@ -14,9 +14,9 @@ process has nothing to run. This transport keeps kombu's keys, formats and recov
   BRPOP, a consumer killed between the pop and the reserve loses it).
 - Acknowledgements ride along. An ack is recorded at once (the consumer may fetch again) and
   sent to Redis with the consumer's next round trip: the next fetch if one is about to go,
-  else before the event loop waits again, or when the consumer is cancelled or closed. A process killed in
-  that moment has its message restored after the visibility timeout, as it would if killed
-  just before acknowledging.
+  else before the event loop waits again, or when the consumer is cancelled or closed. A
+  process killed in that moment has its message restored after the visibility timeout, as it
+  would if killed just before acknowledging.
 - One Redis client object per channel instead of one per call: redis-py's constructor copies a
   few hundred reply callbacks each time. The object holds no connection (each command borrows
   one from the channel's pool); it is made again in a forked process.
@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from queue import Empty
@@ -103,7 +104,9 @@ def envelope(raw: bytes | str) -> dict[str, Any] | None:
 class QoS(kombu_redis.QoS):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.pending_acks: list[str] = []
+        # Acked, not yet sent. A deque: a threads pool acknowledges from its own threads, and
+        # appending and popping a deque are atomic, so no ack is dropped while others are sent.
+        self.pending_acks: deque[str] = deque()
         # Set while a message the fetch script already reserved is being delivered.
         self.reserved_in_redis = False
 
@@ -113,12 +116,16 @@ class QoS(kombu_redis.QoS):
             return
         info = message.delivery_info
         raw = dumps([message._raw, info["exchange"], info["routing_key"]])
-        with self._pipeline() as pipe:
-            self._add_pending_acks(pipe)
-            pipe.zadd(self.unacked_index_key, {delivery_tag: time()})
-            pipe.hset(self.unacked_key, delivery_tag, raw)
-            pipe.execute()
-        self.pending_acks.clear()
+        acks = self.take_acks()
+        try:
+            with self._pipeline() as pipe:
+                self._remove(pipe, acks)
+                pipe.zadd(self.unacked_index_key, {delivery_tag: time()})
+                pipe.hset(self.unacked_key, delivery_tag, raw)
+                pipe.execute()
+        except Exception:
+            self.give_back(acks)
+            raise
         virtual.QoS.append(self, message, delivery_tag)
 
     def ack(self, delivery_tag: str) -> None:
@@ -126,19 +133,34 @@ class QoS(kombu_redis.QoS):
         virtual.QoS.ack(self, delivery_tag)
 
     def flush_acks(self) -> None:
-        if not self.pending_acks:
+        acks = self.take_acks()
+        if not acks:
             return
-        with self._pipeline() as pipe:
-            self._add_pending_acks(pipe)
-            pipe.execute()
-        self.pending_acks.clear()
+        try:
+            with self._pipeline() as pipe:
+                self._remove(pipe, acks)
+                pipe.execute()
+        except Exception:
+            self.give_back(acks)
+            raise
+
+    def take_acks(self) -> list[str]:
+        taken = []
+        with contextlib.suppress(IndexError):
+            while True:
+                taken.append(self.pending_acks.popleft())
+        return taken
+
+    def give_back(self, acks: list[str]) -> None:
+        """Acks whose sending failed, to send again (removing a tag twice is harmless)."""
+        self.pending_acks.extendleft(reversed(acks))
 
     def restore_unacked(self, client: Any = None) -> None:
         self.flush_acks()  # an acknowledged message must not be restored
         super().restore_unacked(client)
 
-    def _add_pending_acks(self, pipe: Any) -> None:
-        for tag in self.pending_acks:
+    def _remove(self, pipe: Any, acks: list[str]) -> None:
+        for tag in acks:
             pipe.zrem(self.unacked_index_key, tag)
             pipe.hdel(self.unacked_key, tag)
 
@@ -195,7 +217,7 @@ class Channel(kombu_redis.Channel):
             return
         lists = [self._q_for_pri(queue, pri) for pri in self.priority_steps for queue in queues]
         qos = self.qos
-        acks, qos.pending_acks = qos.pending_acks, []
+        acks = qos.take_acks()
         self.script_fetch = (queues, acks)
         connection = self.client.connection
         self._in_poll = connection
@@ -247,8 +269,7 @@ class Channel(kombu_redis.Channel):
         try:
             found = self.client.parse_response(self.client.connection, "EVAL", **options)
         except Exception:
-            # Unknown whether they were applied; removing a tag twice is harmless.
-            self.qos.pending_acks[:0] = acks
+            self.qos.give_back(acks)  # unknown whether they were applied
             self.client.connection.disconnect()
             raise
         if not found:
