@@ -36,7 +36,7 @@ def task_routes() -> dict[str, dict[str, str]]:
 def celery_config(settings: Settings) -> dict[str, Any]:
     return {
         "broker_url": settings.broker_url,
-        # kombu's Redis transport, one client object per channel (see redis_transport).
+        # kombu's Redis transport with one round trip per fetched task (see redis_transport).
         "broker_transport": TRANSPORT,
         "result_backend": settings.broker_url,
         # JSON only: a pickled message could run code on the worker.
