@@ -35,7 +35,7 @@ import contextlib
 import logging
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from queue import Empty
 from time import monotonic, time
@@ -116,16 +116,12 @@ class QoS(kombu_redis.QoS):
             return
         info = message.delivery_info
         raw = dumps([message._raw, info["exchange"], info["routing_key"]])
-        acks = self.take_acks()
-        try:
-            with self._pipeline() as pipe:
-                self._remove(pipe, acks)
-                pipe.zadd(self.unacked_index_key, {delivery_tag: time()})
-                pipe.hset(self.unacked_key, delivery_tag, raw)
-                pipe.execute()
-        except Exception:
-            self.give_back(acks)
-            raise
+
+        def reserve(pipe: Any) -> None:
+            pipe.zadd(self.unacked_index_key, {delivery_tag: time()})
+            pipe.hset(self.unacked_key, delivery_tag, raw)
+
+        self._send_acks(reserve)
         virtual.QoS.append(self, message, delivery_tag)
 
     def ack(self, delivery_tag: str) -> None:
@@ -133,12 +129,18 @@ class QoS(kombu_redis.QoS):
         virtual.QoS.ack(self, delivery_tag)
 
     def flush_acks(self) -> None:
+        self._send_acks()
+
+    def _send_acks(self, also: Callable[[Any], None] | None = None) -> None:
+        """One transaction: the pending acks, then `also` (a reservation) if given."""
         acks = self.take_acks()
-        if not acks:
+        if not acks and also is None:
             return
         try:
             with self._pipeline() as pipe:
                 self._remove(pipe, acks)
+                if also is not None:
+                    also(pipe)
                 pipe.execute()
         except Exception:
             self.give_back(acks)
@@ -222,6 +224,8 @@ class Channel(kombu_redis.Channel):
         connection = self.client.connection
         self._in_poll = connection
         self._brpop_sent_at = monotonic()
+        # EVAL, not EVALSHA: Redis caches the script by its hash either way, and a Redis that
+        # restarted or flushed its scripts cannot answer NOSCRIPT in the middle of the loop.
         connection.send_command(
             "EVAL",
             FETCH_AND_RESERVE,
