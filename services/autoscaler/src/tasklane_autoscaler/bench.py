@@ -1,8 +1,10 @@
 """`make bench-autoscale`: every trace against every policy, as a table, plus whether tasklane
 met its goal: p95 wait at most halfway from KEDA's to the floor's (or at most 1 s), for no more
-replica-seconds than KEDA.
+replica-seconds than KEDA. `--random N` adds N workloads drawn at random in every shape
+(`sim.workloads`) and counts, per shape, on how many the goal was met.
 
     python -m tasklane_autoscaler.bench services/autoscaler/traces/*.json
+    python -m tasklane_autoscaler.bench --random 54 --seed 0
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tasklane_autoscaler.sim.trace import Trace
+from tasklane_autoscaler.sim.workloads import draw_many
 from tasklane_autoscaler.simulate import simulate
 
 POLICY_ORDER = ("tasklane", "keda", "floor")
@@ -32,25 +35,26 @@ COLUMNS = (
 )
 
 
+def wait_limit(rows: dict[str, dict[str, Any]]) -> float:
+    """The p95 wait tasklane may have: halfway from KEDA's to the floor's, or 1 s."""
+    return max(float(rows["keda"]["wait_p95_s"] + rows["floor"]["wait_p95_s"]) / 2, 1.0)
+
+
 def goal_met(rows: dict[str, dict[str, Any]]) -> bool:
-    tasklane, keda, floor = (rows[p] for p in POLICY_ORDER)
-    halfway = (keda["wait_p95_s"] + floor["wait_p95_s"]) / 2
-    fast_enough = tasklane["wait_p95_s"] <= max(halfway, 1.0)
+    tasklane, keda = rows["tasklane"], rows["keda"]
+    fast_enough = tasklane["wait_p95_s"] <= wait_limit(rows)
     return bool(fast_enough and tasklane["replica_seconds"] <= keda["replica_seconds"])
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tasklane_autoscaler.bench")
-    parser.add_argument("traces", nargs="+", type=Path)
-    parser.add_argument(
-        "--strict", action="store_true", help="exit 1 when tasklane misses the goal on a trace"
-    )
-    args = parser.parse_args(argv)
+def compare(trace: Trace) -> dict[str, dict[str, Any]]:
+    return {policy: simulate(trace, policy) for policy in POLICY_ORDER}
+
+
+def print_table(traces: Sequence[Trace]) -> bool:
     print(" ".join(_header_cell(name, fmt) for name, fmt in COLUMNS))
     all_met = True
-    for path in args.traces:
-        trace = Trace.load(path)
-        rows = {policy: simulate(trace, policy) for policy in POLICY_ORDER}
+    for trace in traces:
+        rows = compare(trace)
         for policy in POLICY_ORDER:
             print(" ".join(fmt.format(rows[policy][name]) for name, fmt in COLUMNS))
         met = goal_met(rows)
@@ -59,6 +63,55 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{'':18} goal {'met' if met else 'NOT met'}: tasklane p95 <= max(1 s, "
             f"(keda + floor) / 2) and replica_seconds <= keda's"
         )
+    return all_met
+
+
+def print_random(count: int, seed: int) -> bool:
+    """One line per drawn workload (tasklane's p95 against its limit, its cost against
+    KEDA's), then how many met the goal, per shape."""
+    met_by_shape: dict[str, list[bool]] = {}
+    for trace in draw_many(count, seed):
+        rows = compare(trace)
+        met = goal_met(rows)
+        shape = trace.name.rsplit("-", 1)[0]
+        met_by_shape.setdefault(shape, []).append(met)
+        tasklane, keda = rows["tasklane"], rows["keda"]
+        cost = tasklane["replica_seconds"] / max(keda["replica_seconds"], 1e-9)
+        print(
+            f"{trace.name:<26} {'met' if met else 'NOT met':<8}"
+            f" p95 {tasklane['wait_p95_s']:8.2f} s (limit {wait_limit(rows):8.2f})"
+            f"  replica-seconds {cost:5.2f}x keda's"
+            f"  [{trace.concurrency} slots, startup {trace.startup_s:.0f} s,"
+            f" tasks {trace.task_mean_s:g} s, {tasklane['tasks']} tasks]"
+        )
+    summary = ", ".join(f"{shape} {sum(m)}/{len(m)}" for shape, m in met_by_shape.items())
+    total = sum(sum(m) for m in met_by_shape.values())
+    print(f"goal met on {total} of {count} random workloads: {summary}")
+    return total == count
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tasklane_autoscaler.bench")
+    parser.add_argument("traces", nargs="*", type=Path)
+    parser.add_argument(
+        "--random", type=int, default=0, metavar="N", help="also N workloads drawn at random"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random workloads")
+    parser.add_argument(
+        "--strict", action="store_true", help="exit 1 when tasklane misses the goal on a trace"
+    )
+    args = parser.parse_args(argv)
+    if not args.traces and not args.random:
+        parser.error("give trace files, --random N, or both")
+    if args.random < 0:
+        parser.error("--random must not be negative")
+    all_met = True
+    if args.traces:
+        all_met = print_table([Trace.load(path) for path in args.traces])
+    if args.random:
+        if args.traces:
+            print()
+        all_met = print_random(args.random, args.seed) and all_met
     return 1 if args.strict and not all_met else 0
 
 
