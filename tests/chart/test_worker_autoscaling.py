@@ -72,7 +72,7 @@ class TestWorkerWorkerAutoscaler:
             "minReplicas": 0,
             "maxReplicas": 20,
             "targetWaitSeconds": 0,
-            "scaleDownStabilizationSeconds": 60,
+            "scaleDownStabilizationSeconds": 240,
             "maxScaleDownStabilizationSeconds": 300,
             "workerStartupSeconds": 30,
             "pollIntervalSeconds": 5,

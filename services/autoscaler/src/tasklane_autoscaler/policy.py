@@ -47,7 +47,10 @@ class ScalingSpec:
     max_replicas: int = 10
     tasks_per_replica: int | None = None  # demand one replica is sized for; default concurrency
     target_wait_s: float = 0.0  # how long a backlog may wait before replicas are added for it
-    scale_down_stabilization_s: float = 60.0
+    # Minutes, not seconds: capacity let go and needed again soon makes the next tasks wait a
+    # startup, and loads swing back within minutes more often than not (the autoscaler README
+    # says what 60 s against 240 s did on random workloads).
+    scale_down_stabilization_s: float = 240.0
     max_stabilization_s: float = 300.0  # how far the adaptive window may grow
     startup_s: float = 30.0  # expected time from asking for a replica to it taking tasks
     idle_before_zero_s: float | None = None  # default: the window, and at least two startups

@@ -39,7 +39,7 @@ def parse_spec(spec: Mapping[str, Any]) -> AutoscalerSpec:
     if not 0 <= minimum <= maximum:
         raise ValueError(f"need 0 <= minReplicas ({minimum}) <= maxReplicas ({maximum})")
     tasks_per_replica = spec.get("tasksPerReplica")
-    base_window = float(spec.get("scaleDownStabilizationSeconds", 60))
+    base_window = float(spec.get("scaleDownStabilizationSeconds", 240))
     scaling = ScalingSpec(
         concurrency=concurrency,
         min_replicas=minimum,
