@@ -93,10 +93,10 @@ async def stop(memo: Any, **_: Any) -> None:
 # for an object that is already gone, and a finalizer would be more than metrics are worth.
 @kopf.on.event(GROUP, VERSION, PLURAL)
 async def forget_deleted(
-    type: str | None, name: str, namespace: str | None, memo: Any, **_: Any
+    type: str | None, name: str, namespace: str | None, uid: str | None, memo: Any, **_: Any
 ) -> None:
     if type == "DELETED":
-        memo.metrics.forget(f"{namespace}/{name}")
+        memo.metrics.forget(f"{namespace}/{name}", uid)
 
 
 @kopf.timer(GROUP, VERSION, PLURAL, interval=TIMER_TICK_S)
@@ -171,7 +171,11 @@ async def autoscale(
         )
         patch.status["lastScaleTime"] = datetime.datetime.now(datetime.UTC).isoformat()
 
-    _record_metrics(memo.metrics, f"{namespace}/{name}", reading, current, decision, config.scaling)
+    # A poll under way when its object was deleted must not bring the dropped series back.
+    if not memo.metrics.forgotten(body.get("metadata", {}).get("uid")):
+        _record_metrics(
+            memo.metrics, f"{namespace}/{name}", reading, current, decision, config.scaling
+        )
     patch.status.update(_status(reading, current, decision))
 
 

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+# Deleted objects remembered, so a poll that was already under way when its object was deleted
+# does not bring the series back; more than a few are only ever deleted in bulk.
+FORGOTTEN_KEPT = 1000
+
 
 class AutoscalerMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
+        self._forgotten: dict[str, None] = {}  # uids of deleted objects, oldest first
         self.backlog = Gauge(
             "tasklane_autoscaler_backlog",
             "Tasks waiting in the queue's lists, every priority.",
@@ -58,9 +63,18 @@ class AutoscalerMetrics:
             registry=self.registry,
         )
 
-    def forget(self, autoscaler: str) -> None:
+    def forgotten(self, uid: str | None) -> bool:
+        """Was the object with this uid deleted? (A new one of the same name has another uid.)"""
+        return uid is not None and uid in self._forgotten
+
+    def forget(self, autoscaler: str, uid: str | None = None) -> None:
         """Drop every series of a deleted WorkerAutoscaler: its last values would otherwise be
-        exported (and alerted on) until the operator restarts."""
+        exported (and alerted on) until the operator restarts. With its uid, later writes for
+        that object are refused (see `forgotten`)."""
+        if uid is not None:
+            self._forgotten[uid] = None
+            while len(self._forgotten) > FORGOTTEN_KEPT:
+                del self._forgotten[next(iter(self._forgotten))]
         for metric in (
             self.backlog,
             self.reserved,
