@@ -75,7 +75,7 @@ class TestWorkerWorkerAutoscaler:
             "scaleDownStabilizationSeconds": 240,
             "maxScaleDownStabilizationSeconds": 300,
             "workerStartupSeconds": 30,
-            "pollIntervalSeconds": 5,
+            "pollIntervalSeconds": 2,
         }
 
     def test_knobs_from_values_reach_the_spec_the_operator_reads(self) -> None:

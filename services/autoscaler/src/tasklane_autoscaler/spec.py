@@ -52,7 +52,7 @@ def parse_spec(spec: Mapping[str, Any]) -> AutoscalerSpec:
         ),
         startup_s=float(spec.get("workerStartupSeconds", 30)),
     )
-    poll = float(spec.get("pollIntervalSeconds", 5))
+    poll = float(spec.get("pollIntervalSeconds", 2))
     if poll <= 0:
         raise ValueError("spec.pollIntervalSeconds must be positive")
     selector = spec.get("podSelector")
