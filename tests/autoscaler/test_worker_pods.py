@@ -12,6 +12,7 @@ from tasklane_autoscaler.deletion_cost import (
     worker_host,
 )
 from tasklane_autoscaler.leaving import leaving_pods, tasks_on_leaving
+from tasklane_autoscaler.worker_load import ANSWER_REUSE_S, LastAnswer
 
 
 def test_cost_is_the_running_task_count_of_the_pods_worker() -> None:
@@ -57,3 +58,14 @@ def test_pods_that_run_nothing_are_the_idle_replicas() -> None:
     # workers-c did not answer Celery: not up yet or stuck, it runs nothing either way.
     running = {"celery@workers-a": 0, "celery@workers-b": 2}
     assert idle_replicas(current, running) == 2
+
+
+def test_an_answer_is_reused_only_while_it_is_recent() -> None:
+    last = LastAnswer()
+    assert last.within(now=100.0, max_age_s=ANSWER_REUSE_S) is None  # nothing asked yet
+    last.remember(100.0, {"celery@worker-a": 2})
+    assert last.within(now=99.9 + ANSWER_REUSE_S, max_age_s=ANSWER_REUSE_S) == {
+        "celery@worker-a": 2
+    }
+    assert last.within(now=100.0 + ANSWER_REUSE_S, max_age_s=ANSWER_REUSE_S) is None
+    assert last.within(now=100.0, max_age_s=0.0) is None  # a scale-down that goes ahead asks

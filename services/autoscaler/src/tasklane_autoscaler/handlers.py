@@ -30,7 +30,7 @@ from tasklane_autoscaler.metrics import AutoscalerMetrics
 from tasklane_autoscaler.observe import QueueReading, read_queues
 from tasklane_autoscaler.policy import Decision, Observation, ScalingSpec, decide
 from tasklane_autoscaler.spec import GROUP, PLURAL, VERSION, parse_spec
-from tasklane_autoscaler.worker_load import running_tasks_by_worker
+from tasklane_autoscaler.worker_load import ANSWER_REUSE_S, LastAnswer, running_tasks_by_worker
 from tasklane_contract import Settings
 from tasklane_contract.celery_config import create_celery_app
 
@@ -150,11 +150,13 @@ async def autoscale(
     running: dict[str, int] | None = None
     if decision.desired < current:
         # Which pods run nothing is asked of Celery only when a scale-down is on the table; the
-        # policy is pure, so it decides again on the same state knowing it.
-        running = await _running_by_worker(memo)
-        idle = idle_replicas(current_pods(worker_pods), running)
-        observation = dataclasses.replace(observation, idle_replicas=idle)
-        decision = decide(observation, config.scaling, memo.get("policy_state"))
+        # policy is pure, so it decides again on the same state knowing it. A recent answer may
+        # hold the scale-down; one that goes ahead is decided on a fresh answer.
+        running, asked_now = await _running_by_worker(memo, ANSWER_REUSE_S)
+        decision = _decide_knowing_idle(observation, config.scaling, memo, worker_pods, running)
+        if decision.desired < current and not asked_now:
+            running, asked_now = await _running_by_worker(memo)
+            decision = _decide_knowing_idle(observation, config.scaling, memo, worker_pods, running)
     memo.policy_state = decision.state
 
     if decision.desired != current:
@@ -260,12 +262,31 @@ async def _worker_pods(kube: KubernetesApi, namespace: str, selector: str) -> li
     return [pod for pod in pods if _labels_match(pod, wanted_labels)]
 
 
-async def _running_by_worker(memo: Any) -> dict[str, int]:
+def _decide_knowing_idle(
+    observation: Observation,
+    scaling: ScalingSpec,
+    memo: Any,
+    worker_pods: list[dict[str, Any]],
+    running: dict[str, int],
+) -> Decision:
+    idle = idle_replicas(current_pods(worker_pods), running)
+    known = dataclasses.replace(observation, idle_replicas=idle)
+    return decide(known, scaling, memo.get("policy_state"))
+
+
+async def _running_by_worker(memo: Any, max_age_s: float = 0.0) -> tuple[dict[str, int], bool]:
+    """Running tasks per worker: Celery's last answer if younger than `max_age_s`, else a new
+    one; and whether it was asked for now."""
+    last: LastAnswer = memo.setdefault("last_running_answer", LastAnswer())
+    reusable = last.within(time.monotonic(), max_age_s)
+    if reusable is not None:
+        return reusable, False
     own: AutoscalerSettings = memo.own_settings
     running: dict[str, int] = await asyncio.to_thread(
         running_tasks_by_worker, memo.celery, own.inspect_timeout_seconds
     )
-    return running
+    last.remember(time.monotonic(), running)
+    return running, True
 
 
 async def _tasks_on_leaving_pods(memo: Any, pods: list[dict[str, Any]]) -> int:
@@ -273,7 +294,8 @@ async def _tasks_on_leaving_pods(memo: Any, pods: list[dict[str, Any]]) -> int:
     leaving = leaving_pods(pods)
     if not leaving:
         return 0
-    return tasks_on_leaving(leaving, await _running_by_worker(memo))
+    running, _asked_now = await _running_by_worker(memo, ANSWER_REUSE_S)
+    return tasks_on_leaving(leaving, running)
 
 
 async def _mark_idle_workers_first(
