@@ -28,7 +28,7 @@ from tasklane_autoscaler.kube import KubernetesApi, KubernetesApiError, selector
 from tasklane_autoscaler.leaving import leaving_pods, tasks_on_leaving
 from tasklane_autoscaler.metrics import AutoscalerMetrics
 from tasklane_autoscaler.observe import QueueReading, read_queues
-from tasklane_autoscaler.policy import Decision, Observation, ScalingSpec, decide
+from tasklane_autoscaler.policy import Decision, Observation, PolicyState, ScalingSpec, decide
 from tasklane_autoscaler.spec import GROUP, PLURAL, VERSION, parse_spec
 from tasklane_autoscaler.worker_load import ANSWER_REUSE_S, LastAnswer, running_tasks_by_worker
 from tasklane_contract import Settings
@@ -146,17 +146,20 @@ async def autoscale(
         running_mean_age_s=reading.running_mean_age_s,
         reserved_on_leaving=on_leaving,
     )
-    decision = decide(observation, config.scaling, memo.get("policy_state"))
+    state = memo.get("policy_state")
+    decision = decide(observation, config.scaling, state)
     running: dict[str, int] | None = None
     if decision.desired < current:
         # Which pods run nothing is asked of Celery only when a scale-down is on the table; the
         # policy is pure, so it decides again on the same state knowing it. A recent answer may
         # hold the scale-down; one that goes ahead is decided on a fresh answer.
         running, asked_now = await _running_by_worker(memo, ANSWER_REUSE_S)
-        decision = _decide_knowing_idle(observation, config.scaling, memo, worker_pods, running)
+        decision = _decide_knowing_idle(observation, config.scaling, state, worker_pods, running)
         if decision.desired < current and not asked_now:
             running, asked_now = await _running_by_worker(memo)
-            decision = _decide_knowing_idle(observation, config.scaling, memo, worker_pods, running)
+            decision = _decide_knowing_idle(
+                observation, config.scaling, state, worker_pods, running
+            )
     memo.policy_state = decision.state
 
     if decision.desired != current:
@@ -265,13 +268,12 @@ async def _worker_pods(kube: KubernetesApi, namespace: str, selector: str) -> li
 def _decide_knowing_idle(
     observation: Observation,
     scaling: ScalingSpec,
-    memo: Any,
+    state: PolicyState | None,
     worker_pods: list[dict[str, Any]],
     running: dict[str, int],
 ) -> Decision:
     idle = idle_replicas(current_pods(worker_pods), running)
-    known = dataclasses.replace(observation, idle_replicas=idle)
-    return decide(known, scaling, memo.get("policy_state"))
+    return decide(dataclasses.replace(observation, idle_replicas=idle), scaling, state)
 
 
 async def _running_by_worker(memo: Any, max_age_s: float = 0.0) -> tuple[dict[str, int], bool]:
