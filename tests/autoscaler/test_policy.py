@@ -134,6 +134,25 @@ def test_backlog_the_ready_replicas_will_reach_soon_adds_none() -> None:
     assert decision.desired > 10
 
 
+def test_a_backlog_growing_poll_after_poll_counts_whole() -> None:
+    # The same 40 waiting tasks the ready replicas would reach soon (the test above), but the
+    # queue grew at each of the last two polls: tasks arrive faster than they are taken.
+    spec = replace(SPEC, scale_down_stabilization_s=300)
+    state = None
+    for time, waiting in ((0, 0), (5, 20), (10, 40)):
+        observation = Observation(time, waiting, 20, 10, ready=10, running_mean_age_s=0.1)
+        decision = decide(observation, spec, state)
+        state = decision.state
+    assert decision.desired == 15  # (20 reserved + 40 waiting) / 4 slots
+    # Grown at one poll and not the next: a burst the ready replicas drain, discounted.
+    state = None
+    for time, waiting in ((0, 0), (5, 40), (10, 40)):
+        observation = Observation(time, waiting, 20, 10, ready=10, running_mean_age_s=0.1)
+        decision = decide(observation, spec, state)
+        state = decision.state
+    assert decision.desired == 10
+
+
 def test_growing_demand_is_met_one_startup_ahead() -> None:
     observations = [Observation(t, 0, 2 * t // 5, 10) for t in range(0, 30, 5)]
     desired, _ = run(observations)[-1]

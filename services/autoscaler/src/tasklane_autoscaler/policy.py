@@ -2,7 +2,8 @@
 clock; the caller passes each observation with the state the previous decision returned.
 
 Demand is what needs a worker slot: tasks reserved by workers plus the waiting tasks the ready
-replicas will not reach within one replica startup. Up is fast: the replicas demand needs, plus
+replicas will not reach within one replica startup (all of them once the queue has grown poll
+after poll, or stood for a startup). Up is fast: the replicas demand needs, plus
 its growth over one startup, at once; a surge that recurs on a schedule finds its replicas asked
 for a startup ahead. Down is careful: to what covers the demand of the stabilisation window (its
 mean plus half a deviation: a replica short now and then costs a short wait, a replica held for
@@ -97,6 +98,7 @@ class Sample:
     demand: float  # reserved + the waiting tasks the ready replicas will not reach soon
     running_age_s: float | None
     in_surge: bool = False  # taken while a surge was under way
+    waiting: int = 0  # tasks in the queue's lists
 
 
 @dataclass(frozen=True)
@@ -213,15 +215,24 @@ def adapted_window(state: PolicyState, spec: ScalingSpec, now: float, wanted: in
 
 
 def needing_slots(
-    obs: Observation, spec: ScalingSpec, task_seconds: float | None, backlog_since: float | None
+    obs: Observation,
+    spec: ScalingSpec,
+    task_seconds: float | None,
+    backlog_since: float | None,
+    recent: tuple[Sample, ...],
 ) -> float:
     """Reserved tasks that stay plus the backlog worth new replicas."""
     # Tasks on replicas already leaving finish there: they need no slot among those that stay.
     staying_reserved = max(0, obs.reserved - obs.reserved_on_leaving)
-    # The discount of the backlog is a bet that it drains within a startup; a backlog older
-    # than that lost the bet (a standing queue), and all of it counts.
+    # The discount of the backlog is a bet that it drains within a startup. A backlog older
+    # than that lost the bet (a standing queue), and so did one that grew at each of the last
+    # two polls (tasks arrive faster than the ready replicas take them; one jump alone is a
+    # burst they may drain): all of it counts.
     standing = backlog_since is not None and obs.time - backlog_since >= spec.startup_s
-    backlog = float(obs.waiting) if standing else unreached_backlog(obs, spec, task_seconds)
+    seen = [s.waiting for s in recent[-2:]] + [obs.waiting]
+    growing = len(seen) == 3 and seen[0] < seen[1] < seen[2]
+    whole = standing or growing
+    backlog = float(obs.waiting) if whole else unreached_backlog(obs, spec, task_seconds)
     return staying_reserved + backlog
 
 
@@ -317,7 +328,7 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
 
     span = max(2 * spec.startup_s, 30.0)
     task_seconds = task_seconds_estimate(state.samples, obs.time, span)
-    needing = needing_slots(obs, spec, task_seconds, backlog_since)
+    needing = needing_slots(obs, spec, task_seconds, backlog_since, state.samples)
     wanted = wanted_replicas(obs, spec, state, needing, backlog_since)
     bounded_wanted = max(spec.min_replicas, min(spec.max_replicas, wanted))
     surges = track(
@@ -368,6 +379,7 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
         needing,
         obs.running_mean_age_s if obs.reserved else None,
         in_surge=surges.under_way,
+        waiting=obs.waiting,
     )
     new_state = replace(
         state,

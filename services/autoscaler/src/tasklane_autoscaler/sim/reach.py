@@ -1,0 +1,54 @@
+"""What no policy can do on a workload, whatever it decides: a lower bound on the
+replica-seconds of meeting a p95 wait, from the trace alone.
+
+The bound is about pools that scale to zero. When a replica's startup is longer than the wait
+allowed, a task that arrives while no replica is asked for waits too long. A p95 within the
+limit then needs 95 % of the tasks to arrive while some replica is paid for. Arrivals are a
+Poisson stream within each rate segment, and a policy only knows the past. So the expected
+share of tasks that arrive in any stretch of time it chooses is that stretch's share of the
+expected arrivals. The cheapest choice keeps a replica through the busiest stretches until
+they hold 95 % of the expected arrivals; their total length is the bound.
+
+It is a bound in expectation: on one draw of arrivals a policy can be lucky by a few tasks.
+"""
+
+from __future__ import annotations
+
+from tasklane_autoscaler.sim.trace import Trace
+
+P95_SHARE = 0.95
+
+
+def warm_seconds_needed(trace: Trace, share: float = P95_SHARE) -> float:
+    """The shortest time some replica must be paid for so that `share` of the expected
+    arrivals find one. Bursts arrive at an instant and need no length of time."""
+    expected_from_bursts = sum(b.count for b in trace.bursts if b.at_s < trace.duration_s)
+    segments = sorted(
+        (
+            (s.rate_per_s, min(s.to_s, trace.duration_s) - s.from_s)
+            for s in trace.arrivals
+            if s.rate_per_s > 0 and s.from_s < trace.duration_s
+        ),
+        reverse=True,
+    )
+    expected = expected_from_bursts + sum(rate * length for rate, length in segments)
+    still_needed = share * expected - expected_from_bursts
+    seconds = 0.0
+    for rate, length in segments:
+        if still_needed <= 0:
+            break
+        taken = min(length, still_needed / rate)
+        seconds += taken
+        still_needed -= rate * taken
+    return seconds
+
+
+def replica_seconds_floor(trace: Trace, wait_limit_s: float) -> float:
+    """The fewest replica-seconds any policy pays on `trace` with a p95 wait of at most
+    `wait_limit_s` (in expectation): `minReplicas` all the time, and for a pool that scales
+    to zero with a startup longer than the limit, one replica as long as `warm_seconds_needed`."""
+    if trace.min_replicas > 0:
+        return trace.min_replicas * trace.duration_s
+    if trace.startup_s > wait_limit_s:
+        return warm_seconds_needed(trace)
+    return 0.0
