@@ -50,6 +50,14 @@ def test_the_busiest_stretch_is_kept_first() -> None:
     assert warm_seconds_needed(trace) == pytest.approx(455.0)
 
 
+def test_overlapping_segments_add_their_rates() -> None:
+    # A spike of 0.9/s for 100 s on a steady 0.1/s: 190 expected tasks, 180.5 must find a
+    # replica. The spike's 100 s hold 100 of them, the rest 80.5 in 805 s. Taking the segments
+    # apart would count the spike's time twice and ask for 1,005 s.
+    trace = workload((RateSegment(0, 1000, 0.1), RateSegment(400, 500, 0.9)))
+    assert warm_seconds_needed(trace) == pytest.approx(905.0)
+
+
 def test_a_burst_needs_no_length_of_time() -> None:
     # 100 tasks at once and 10 spread out: 104.5 must find a replica, 4.5 of the spread ones.
     trace = workload((RateSegment(0, 1000, 0.01),), bursts=(Burst(500, 100),))

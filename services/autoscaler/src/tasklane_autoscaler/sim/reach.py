@@ -19,22 +19,30 @@ from tasklane_autoscaler.sim.trace import Trace
 P95_SHARE = 0.95
 
 
+def arrival_rates(trace: Trace) -> list[tuple[float, float]]:
+    """(rate, length) of each stretch between the trace's rate changes. Segments may overlap
+    (a spike on a steady load): their rates add, as their arrivals do."""
+    edges = sorted(
+        {0.0, trace.duration_s}
+        | {min(max(t, 0.0), trace.duration_s) for s in trace.arrivals for t in (s.from_s, s.to_s)}
+    )
+    stretches = []
+    for start, end in zip(edges, edges[1:], strict=False):
+        rate = sum(s.rate_per_s for s in trace.arrivals if s.from_s <= start and end <= s.to_s)
+        if rate > 0 and end > start:
+            stretches.append((rate, end - start))
+    return stretches
+
+
 def warm_seconds_needed(trace: Trace, share: float = P95_SHARE) -> float:
     """The shortest time some replica must be paid for so that `share` of the expected
     arrivals find one. Bursts arrive at an instant and need no length of time."""
     expected_from_bursts = sum(b.count for b in trace.bursts if b.at_s < trace.duration_s)
-    segments = sorted(
-        (
-            (s.rate_per_s, min(s.to_s, trace.duration_s) - s.from_s)
-            for s in trace.arrivals
-            if s.rate_per_s > 0 and s.from_s < trace.duration_s
-        ),
-        reverse=True,
-    )
-    expected = expected_from_bursts + sum(rate * length for rate, length in segments)
+    stretches = sorted(arrival_rates(trace), reverse=True)  # the busiest first
+    expected = expected_from_bursts + sum(rate * length for rate, length in stretches)
     still_needed = share * expected - expected_from_bursts
     seconds = 0.0
-    for rate, length in segments:
+    for rate, length in stretches:
         if still_needed <= 0:
             break
         taken = min(length, still_needed / rate)
