@@ -14,6 +14,8 @@ It is a bound in expectation: on one draw of arrivals a policy can be lucky by a
 
 from __future__ import annotations
 
+import itertools
+
 from tasklane_autoscaler.sim.trace import Trace
 
 P95_SHARE = 0.95
@@ -27,7 +29,7 @@ def arrival_rates(trace: Trace) -> list[tuple[float, float]]:
         | {min(max(t, 0.0), trace.duration_s) for s in trace.arrivals for t in (s.from_s, s.to_s)}
     )
     stretches = []
-    for start, end in zip(edges, edges[1:], strict=False):
+    for start, end in itertools.pairwise(edges):
         rate = sum(s.rate_per_s for s in trace.arrivals if s.from_s <= start and end <= s.to_s)
         if rate > 0 and end > start:
             stretches.append((rate, end - start))
