@@ -10,9 +10,11 @@ from tasklane_autoscaler.policy import (
     Observation,
     PolicyState,
     Reason,
+    Sample,
     ScalingSpec,
     covering_replicas,
     decide,
+    demand_growth_per_s,
     running_floor,
 )
 
@@ -158,6 +160,22 @@ def test_growing_demand_is_met_one_startup_ahead() -> None:
     desired, _ = run(observations)[-1]
     # 10 tasks now, growing 2 per 5 s: sized for ~18 tasks 20 s on, not for 10.
     assert desired >= 5
+
+
+def test_swings_of_long_tasks_are_no_trend_however_often_they_are_polled() -> None:
+    # Two or three minute-long tasks running, in stretches of 20-40 s: no trend. Polled every
+    # 2 s, the samples repeat each other; they are no more evidence than polls every 10 s.
+    stretches = [(0, 2), (40, 3), (70, 2), (90, 3)]
+
+    def demand_at(t: float) -> float:
+        return float(next(level for start, level in reversed(stretches) if t >= start))
+
+    for every in (2, 10):
+        samples = tuple(Sample(t, demand_at(t), None) for t in range(0, 120, every))
+        assert demand_growth_per_s(samples, 120, 3.0, span=120) == 0.0
+    # A real ramp still is one.
+    ramp = tuple(Sample(t, 2 + t / 20, None) for t in range(0, 120, 2))
+    assert demand_growth_per_s(ramp, 120, 8.0, span=120) == pytest.approx(0.05)
 
 
 def test_window_doubles_when_let_go_capacity_is_needed_again() -> None:

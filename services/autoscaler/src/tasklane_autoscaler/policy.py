@@ -17,6 +17,7 @@ doubles; when that stops happening, it halves back.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -135,7 +136,13 @@ def demand_growth_per_s(
 ) -> float:
     """How fast demand grows, at the low end of what the last `span` seconds support: the
     least-squares slope less two standard errors, so the noise of a steady load projects no
-    growth and only a real ramp does (0 with too few samples)."""
+    growth and only a real ramp does (0 with too few samples).
+
+    Polls come every few seconds and tasks run for longer, so neighbouring samples repeat
+    each other: the error is widened by the residuals' lag-1 autocorrelation, as many samples
+    that say the same thing are not that many pieces of evidence. Without it a load of
+    minute-long tasks polled every 2 s showed a trend in its swings five times as often as
+    polled every 10 s, and asked for replicas it gave back seconds later."""
     points = [(s.time, s.demand) for s in samples if s.time > now - span]
     points.append((now, demand))
     n = len(points)
@@ -147,9 +154,21 @@ def demand_growth_per_s(
     if spread == 0:
         return 0.0
     slope = sum((t - mean_t) * (d - mean_d) for t, d in points) / spread
-    residual = sum((d - mean_d - slope * (t - mean_t)) ** 2 for t, d in points)
-    standard_error = math.sqrt(residual / (n - 2) / spread)
+    residuals = [d - mean_d - slope * (t - mean_t) for t, d in points]
+    squares = sum(r * r for r in residuals)
+    standard_error = math.sqrt(squares / (n - 2) / spread * _autocorrelation_factor(residuals))
     return max(0.0, slope - 2 * standard_error)
+
+
+def _autocorrelation_factor(residuals: list[float]) -> float:
+    """How much fewer independent samples there are than samples: (1 + r) / (1 - r) for the
+    lag-1 autocorrelation r, taken between 0 and 0.95."""
+    squares = sum(r * r for r in residuals)
+    if squares == 0:
+        return 1.0
+    lag1 = sum(a * b for a, b in itertools.pairwise(residuals)) / squares
+    lag1 = min(max(lag1, 0.0), 0.95)
+    return (1 + lag1) / (1 - lag1)
 
 
 def task_seconds_estimate(samples: tuple[Sample, ...], now: float, span: float) -> float | None:
