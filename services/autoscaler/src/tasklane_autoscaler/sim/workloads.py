@@ -97,35 +97,30 @@ def _spike(c: Common) -> Drawn:
     )
 
 
+def _between(c: Common, low: float, high: float, level: Callable[[float], float]) -> Drawn:
+    """A load that moves between `low` and `high` busy slots as `level(t)` goes from 0 to 1."""
+    return Drawn(
+        task=(c.task_mean_s, c.sigma),
+        replicas=(c.min_replicas, c.max_replicas(high)),
+        arrivals=_curve(c.duration_s, lambda t: c.rate(low + (high - low) * level(t))),
+    )
+
+
 def _wave(c: Common) -> Drawn:
     low, high = c.base / c.rng.uniform(3, 15), c.base * c.rng.uniform(1, 3)
     period_s = c.rng.uniform(900, 3600)
     phase = c.rng.uniform(0, 2 * math.pi)
-
-    def wave(t: float) -> float:
-        level = (1 + math.sin(2 * math.pi * t / period_s + phase)) / 2
-        return c.rate(low + (high - low) * level)
-
-    return Drawn(
-        task=(c.task_mean_s, c.sigma),
-        replicas=(c.min_replicas, c.max_replicas(high)),
-        arrivals=_curve(c.duration_s, wave),
-    )
+    return _between(c, low, high, lambda t: (1 + math.sin(2 * math.pi * t / period_s + phase)) / 2)
 
 
 def _ramp(c: Common) -> Drawn:
     low, high = c.base / c.rng.uniform(2, 10), c.base * c.rng.uniform(1.5, 4)
     top = c.rng.uniform(0.3, 0.7) * c.duration_s
 
-    def ramp(t: float) -> float:
-        share = t / top if t < top else max(0.0, 1 - (t - top) / (c.duration_s - top))
-        return c.rate(low + (high - low) * share)
+    def up_then_down(t: float) -> float:
+        return t / top if t < top else max(0.0, 1 - (t - top) / (c.duration_s - top))
 
-    return Drawn(
-        task=(c.task_mean_s, c.sigma),
-        replicas=(c.min_replicas, c.max_replicas(high)),
-        arrivals=_curve(c.duration_s, ramp),
-    )
+    return _between(c, low, high, up_then_down)
 
 
 def _step(c: Common) -> Drawn:
