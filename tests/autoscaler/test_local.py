@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Mapping
 
 import redis
 
-from tasklane_autoscaler.local import LocalScaler
+from tasklane_autoscaler.local import LocalScaler, running_by_name, stopping_order
 from tasklane_autoscaler.policy import Reason, ScalingSpec
 
 SPEC = ScalingSpec(
@@ -17,32 +18,35 @@ SPEC = ScalingSpec(
 
 
 class FakeWorkers:
-    def __init__(self) -> None:
-        self.running = 0
-        self.started = 0
-        self.stopped = 0
+    """Stands in for the stack runner's worker pool: names only, oldest first."""
 
-    def count(self) -> int:
-        return self.running
+    def __init__(self) -> None:
+        self.active: list[str] = []
+        self.started = 0
+        self.stopped: list[str] = []
+
+    @property
+    def running(self) -> int:
+        return len(self.active)
+
+    def names(self) -> list[str]:
+        return list(self.active)
 
     def start(self) -> None:
-        self.running += 1
         self.started += 1
+        self.active.append(f"worker{self.started}")
 
-    def stop(self) -> None:
-        self.running -= 1
-        self.stopped += 1
+    def stop(self, name: str) -> None:
+        self.active.remove(name)
+        self.stopped.append(name)
 
 
-def scaler(client: redis.Redis, workers: FakeWorkers) -> LocalScaler:
-    return LocalScaler(
-        client,
-        ["default"],
-        SPEC,
-        count_workers=workers.count,
-        start_worker=workers.start,
-        stop_worker=workers.stop,
-    )
+def scaler(
+    client: redis.Redis,
+    workers: FakeWorkers,
+    running_by_node: Callable[[], Mapping[str, int]] | None = None,
+) -> LocalScaler:
+    return LocalScaler(client, ["default"], SPEC, workers, running_by_node)
 
 
 def test_step_grows_and_shrinks_workers_on_the_backlog(own_redis: redis.Redis) -> None:
@@ -70,7 +74,7 @@ def test_step_grows_and_shrinks_workers_on_the_backlog(own_redis: redis.Redis) -
     autoscaler.step(now=61)
     autoscaler.step(now=90)
     assert workers.running == 0
-    assert workers.stopped == 4
+    assert len(workers.stopped) == 4
 
 
 def test_run_loop_stops_on_its_event(own_redis: redis.Redis) -> None:
@@ -86,3 +90,66 @@ def test_run_loop_stops_on_its_event(own_redis: redis.Redis) -> None:
     thread.join(timeout=5)
     assert not thread.is_alive()
     assert workers.running == 1
+
+
+def test_running_tasks_are_counted_per_local_worker_by_node_name() -> None:
+    answer = {"worker1@laptop": 2, "worker3@laptop": 0, "celery@elsewhere": 5}
+    assert running_by_name(["worker1", "worker2", "worker3"], answer) == {
+        "worker1": 2,
+        "worker2": 0,  # no answer yet: still starting
+        "worker3": 0,
+    }
+
+
+def test_idle_workers_stop_first_and_the_newest_among_equals() -> None:
+    names = ["worker1", "worker2", "worker3", "worker4"]
+    running = {"worker1": 0, "worker2": 1, "worker3": 0, "worker4": 2}
+    assert stopping_order(names, running) == ["worker3", "worker1", "worker2", "worker4"]
+    assert stopping_order(names, {}) == ["worker4", "worker3", "worker2", "worker1"]
+
+
+def test_a_scale_down_stops_the_idle_worker_not_the_newest(own_redis: redis.Redis) -> None:
+    workers = FakeWorkers()
+    asked: list[int] = []
+
+    def running_by_node() -> dict[str, int]:
+        asked.append(1)
+        return {"worker1@laptop": 0, "worker2@laptop": 1}
+
+    autoscaler = scaler(own_redis, workers, running_by_node)
+    own_redis.rpush("default", *[b"task"] * 4)
+    autoscaler.step(now=0)
+    assert workers.names() == ["worker1", "worker2"]
+    assert asked == []  # nothing to stop: Celery is not asked
+
+    own_redis.delete("default")
+    own_redis.hset("unacked", "t1", json.dumps([{}, "default", "default"]))
+    own_redis.zadd("unacked_index", {"t1": time.time()})
+    autoscaler.step(now=20)
+    assert workers.stopped == ["worker1"]  # the newest, worker2, runs the task
+    assert workers.names() == ["worker2"]
+    assert asked == [1]
+
+
+def test_workers_all_running_long_tasks_are_kept(own_redis: redis.Redis) -> None:
+    """Celery's answer reaches the policy: with minute-long tasks on every worker, none of
+    them is stopped for a scale-down (a stopped one would idle its free slot until its task
+    ends), where without the answer one is."""
+    for knows_idle in (True, False):
+        own_redis.flushdb()
+        workers = FakeWorkers()
+        answer = dict.fromkeys(("worker1@laptop", "worker2@laptop", "worker3@laptop"), 1)
+        autoscaler = scaler(own_redis, workers, answer.copy if knows_idle else None)
+        own_redis.rpush("default", *[b"task"] * 6)
+        autoscaler.step(now=0)
+        assert workers.running == 3
+        own_redis.delete("default")
+        for task in ("t1", "t2", "t3"):  # one running on each worker, for a minute already
+            own_redis.hset("unacked", task, json.dumps([{}, "default", "default"]))
+            own_redis.zadd("unacked_index", {task: time.time() - 60})
+        reasons = {autoscaler.step(now=t).reason for t in range(2, 60, 2)}
+        if knows_idle:
+            assert workers.stopped == []
+            assert Reason.BUSY_REPLICAS in reasons
+        else:
+            assert workers.stopped == ["worker3"]

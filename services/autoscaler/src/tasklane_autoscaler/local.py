@@ -1,23 +1,58 @@
 """The same policy driving worker processes on one machine (`TASKLANE_AUTOSCALE=1 make run`).
 
-The local stack runner owns the processes; this class only decides and calls back:
-`count_workers()` says how many worker processes run, `start_worker()` starts one more and
-`stop_worker()` asks one to stop with a warm shutdown (SIGTERM: Celery finishes what it runs).
+The local stack runner owns the processes; this class only decides and calls back through
+`WorkerProcesses`. As in the operator, a scale-down stops the workers that run nothing first:
+which those are is asked of Celery (`inspect active`) only when a scale-down is on the table,
+and the policy decides again knowing how many there are.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 import redis
+from kombu.exceptions import OperationalError
 
 from tasklane_autoscaler.observe import read_queues
 from tasklane_autoscaler.policy import Decision, Observation, PolicyState, ScalingSpec, decide
 
 logger = logging.getLogger(__name__)
+
+
+class WorkerProcesses(Protocol):
+    """The worker processes of the local stack, by name (a name is its Celery node name up to
+    the `@`), oldest first."""
+
+    def names(self) -> list[str]: ...
+
+    def start(self) -> None:
+        """Start one more worker."""
+
+    def stop(self, name: str) -> None:
+        """Ask one worker for a warm shutdown (SIGTERM: Celery finishes what it runs)."""
+
+
+def running_by_name(names: Sequence[str], running_by_node: Mapping[str, int]) -> dict[str, int]:
+    """Running tasks per local worker from Celery's answer per node (`worker1@host`). A worker
+    that did not answer counts as running nothing: it is still starting, or stuck."""
+    counts = dict.fromkeys(names, 0)
+    for node, running in running_by_node.items():
+        name = node.split("@", 1)[0]
+        if name in counts:
+            counts[name] += running
+    return counts
+
+
+def stopping_order(names: Sequence[str], running: Mapping[str, int]) -> list[str]:
+    """Which workers a scale-down stops first: the fewest running tasks first, and among
+    equals the newest (the likeliest to be still starting)."""
+    newest_first = list(reversed(names))
+    return sorted(newest_first, key=lambda name: running.get(name, 0))
 
 
 class LocalScaler:
@@ -26,17 +61,17 @@ class LocalScaler:
         client: redis.Redis,
         queues: Sequence[str],
         spec: ScalingSpec,
-        count_workers: Callable[[], int],
-        start_worker: Callable[[], None],
-        stop_worker: Callable[[], None],
+        workers: WorkerProcesses,
+        running_by_node: Callable[[], Mapping[str, int]] | None = None,
         poll_interval_s: float = 2.0,
     ) -> None:
+        """`running_by_node` answers how many tasks each Celery node runs (blocking); without
+        it the policy does not know which workers are idle and the newest worker stops first."""
         self.client = client
         self.queues = tuple(queues)
         self.spec = spec
-        self.count_workers = count_workers
-        self.start_worker = start_worker
-        self.stop_worker = stop_worker
+        self.workers = workers
+        self.running_by_node = running_by_node
         self.poll_interval_s = poll_interval_s
         self.state = PolicyState()
 
@@ -44,7 +79,8 @@ class LocalScaler:
         """Read the backlog once, decide, and start or stop workers to match."""
         now = time.monotonic() if now is None else now
         reading = read_queues(self.client, self.queues)
-        current = self.count_workers()
+        names = self.workers.names()
+        current = len(names)
         observation = Observation(
             time=now,
             waiting=reading.waiting,
@@ -53,11 +89,17 @@ class LocalScaler:
             running_mean_age_s=reading.running_mean_age_s,
         )
         decision = decide(observation, self.spec, self.state)
+        running: dict[str, int] = {}
+        if decision.desired < current and self.running_by_node is not None:
+            running = running_by_name(names, self.running_by_node())
+            idle = sum(1 for count in running.values() if count == 0)
+            knowing = dataclasses.replace(observation, idle_replicas=idle)
+            decision = decide(knowing, self.spec, self.state)
         self.state = decision.state
         for _ in range(decision.desired - current):
-            self.start_worker()
-        for _ in range(current - decision.desired):
-            self.stop_worker()
+            self.workers.start()
+        for name in stopping_order(names, running)[: max(0, current - decision.desired)]:
+            self.workers.stop(name)
         if decision.desired != current:
             logger.info(
                 "workers %d -> %d (%s: %d waiting, %d reserved)",
@@ -70,12 +112,13 @@ class LocalScaler:
         return decision
 
     def run(self, stop: threading.Event) -> None:
-        """Step every poll interval until `stop` is set; a Redis hiccup skips one step."""
+        """Step every poll interval until `stop` is set; a broker hiccup skips one step (and a
+        scale-down that could not learn which workers are idle waits for the next)."""
         while not stop.is_set():
             try:
                 self.step()
-            except redis.RedisError as error:
-                logger.warning("autoscaler could not read the backlog: %s", error)
+            except (redis.RedisError, OperationalError) as error:
+                logger.warning("autoscaler could not read the broker: %s", error)
             stop.wait(self.poll_interval_s)
 
     def start_in_thread(self) -> tuple[threading.Thread, threading.Event]:

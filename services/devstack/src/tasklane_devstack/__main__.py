@@ -16,6 +16,8 @@ from pydantic import ValidationError
 
 from tasklane_autoscaler.local import LocalScaler
 from tasklane_autoscaler.policy import ScalingSpec
+from tasklane_autoscaler.worker_load import running_tasks_by_worker
+from tasklane_contract.celery_config import create_celery_app
 from tasklane_contract.logs import configure_logging
 from tasklane_contract.queues import ALL_QUEUES
 from tasklane_contract.settings import Settings
@@ -27,6 +29,8 @@ from tasklane_devstack.worker_pool import WorkerPool
 
 DEFAULT_REDIS_PORT = 6379
 DATA_DIR = Path(".tasklane/redis")
+# Local workers answer Celery's inspect within milliseconds; one that does not is stuck.
+INSPECT_TIMEOUT_S = 1.0
 
 
 class Stop(Exception):
@@ -46,13 +50,14 @@ def start_local_autoscaler(settings: Settings, workers: WorkerPool) -> threading
         startup_s=3.0,
         scale_down_stabilization_s=float(os.environ.get("TASKLANE_AUTOSCALE_SCALE_DOWN_S", "30")),
     )
+    # Which workers run nothing is asked of Celery, so a scale-down stops an idle one first.
+    app = create_celery_app(settings, main="tasklane-local-autoscaler")
     scaler = LocalScaler(
         redis.Redis.from_url(settings.broker_url),
         settings.worker_queues or ALL_QUEUES,
         spec,
-        count_workers=workers.count,
-        start_worker=workers.start,
-        stop_worker=workers.stop,
+        workers,
+        running_by_node=lambda: running_tasks_by_worker(app, INSPECT_TIMEOUT_S),
     )
     _thread, stop = scaler.start_in_thread()
     print(f"autoscaling workers between 1 and {spec.max_replicas} on the backlog", flush=True)
