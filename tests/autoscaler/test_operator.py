@@ -125,6 +125,10 @@ async def test_backlog_scales_the_deployment_up_then_down_safely(
         assert costs[name] == {"controller.kubernetes.io/pod-deletion-cost": "0"}
     assert costs["api-a"] == {}  # not the Deployment's pod: left alone
     assert "annotations" not in cluster.objects[PODS, NAMESPACE, "workers-old"]["metadata"]
+    pod_lists = [r for r in cluster[kmock.method.GET] if str(r.url.path).endswith("/pods")]
+    assert pod_lists
+    # Every poll lists the pods: from the API server's cache, not a quorum read of etcd.
+    assert all(r.url.query.get("resourceVersion") == "0" for r in pod_lists)
 
     # Held at one replica while anything is reserved, however long the window has passed.
     await asyncio.sleep(4)

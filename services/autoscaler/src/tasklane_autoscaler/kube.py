@@ -100,8 +100,12 @@ class KubernetesApi:
         return await self._request("PATCH", path, body={"spec": {"replicas": replicas}})
 
     async def list_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        """The pods matching `selector`. Served from the API server's watch cache
+        (resourceVersion=0), not read from etcd: this runs every poll, and a view some
+        milliseconds old is as good for counting pods."""
         path = f"/api/v1/namespaces/{namespace}/pods"
-        result = await self._request("GET", path, params={"labelSelector": selector})
+        params = {"labelSelector": selector, "resourceVersion": "0"}
+        result = await self._request("GET", path, params=params)
         items: list[dict[str, Any]] = result.get("items", [])
         return items
 
