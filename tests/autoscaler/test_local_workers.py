@@ -96,6 +96,8 @@ def test_real_workers_grow_and_shrink_with_the_backlog(
         outcomes = [r.get(timeout=30) for r in results]
         assert len(outcomes) == 8
         assert all(o["slept_s"] >= 2.0 for o in outcomes), outcomes
+        # Each stopped worker finished what it ran, acknowledged it and exited cleanly.
+        assert [w.process.wait(30) for w in workers.stopped.values()] == [0, 0, 0, 0]
         assert read_queues(own_redis, ["default"]).backlogs["default"].total == 0
         assert workers.started == 4  # no churn: grown once, shrunk once
     finally:
