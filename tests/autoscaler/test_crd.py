@@ -75,3 +75,13 @@ def test_schema_and_parser_both_refuse_impossible_specs(bad: dict[str, Any]) -> 
         jsonschema.validate({"spec": bad}, schema())
     with pytest.raises(ValueError):
         parse_spec({"minReplicas": 1, **bad})
+
+
+def test_the_crds_defaults_are_the_operators() -> None:
+    """The API server fills in the CRD's defaults; the operator fills in its own when a spec
+    reaches it without them. Both must say the same."""
+    fields = schema()["properties"]["spec"]["properties"]
+    defaults = {name: field["default"] for name, field in fields.items() if "default" in field}
+    assert defaults  # the schema does declare some
+    minimal = {"targetDeployment": "w", "queues": ["default"], "concurrency": 4}
+    assert parse_spec({**minimal, **defaults}) == parse_spec(minimal)

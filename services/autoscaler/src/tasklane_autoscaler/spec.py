@@ -12,6 +12,12 @@ GROUP = "tasklane.io"
 VERSION = "v1"
 PLURAL = "workerautoscalers"
 
+# pollIntervalSeconds when the spec leaves it out. Two seconds, not five: on a burst the first
+# replicas are asked for up to three seconds sooner, and a poll costs one GET and one LIST.
+DEFAULT_POLL_INTERVAL_S = 2.0
+# The policy's own defaults stand for every setting the spec leaves out.
+_POLICY_DEFAULTS = ScalingSpec(concurrency=1)
+
 
 @dataclass(frozen=True)
 class AutoscalerSpec:
@@ -34,25 +40,30 @@ def parse_spec(spec: Mapping[str, Any]) -> AutoscalerSpec:
     concurrency = spec.get("concurrency")
     if not isinstance(concurrency, int) or concurrency < 1:
         raise ValueError("spec.concurrency must be a positive integer")
-    minimum = int(spec.get("minReplicas", 0))
-    maximum = int(spec.get("maxReplicas", 10))
+    minimum = int(spec.get("minReplicas", _POLICY_DEFAULTS.min_replicas))
+    maximum = int(spec.get("maxReplicas", _POLICY_DEFAULTS.max_replicas))
     if not 0 <= minimum <= maximum:
         raise ValueError(f"need 0 <= minReplicas ({minimum}) <= maxReplicas ({maximum})")
     tasks_per_replica = spec.get("tasksPerReplica")
-    base_window = float(spec.get("scaleDownStabilizationSeconds", 240))
+    base_window = float(
+        spec.get("scaleDownStabilizationSeconds", _POLICY_DEFAULTS.scale_down_stabilization_s)
+    )
     scaling = ScalingSpec(
         concurrency=concurrency,
         min_replicas=minimum,
         max_replicas=maximum,
         tasks_per_replica=int(tasks_per_replica) if tasks_per_replica is not None else None,
-        target_wait_s=float(spec.get("targetWaitSeconds", 0)),
+        target_wait_s=float(spec.get("targetWaitSeconds", _POLICY_DEFAULTS.target_wait_s)),
         scale_down_stabilization_s=base_window,
         max_stabilization_s=float(
-            spec.get("maxScaleDownStabilizationSeconds", max(300.0, base_window))
+            spec.get(
+                "maxScaleDownStabilizationSeconds",
+                max(_POLICY_DEFAULTS.max_stabilization_s, base_window),
+            )
         ),
-        startup_s=float(spec.get("workerStartupSeconds", 30)),
+        startup_s=float(spec.get("workerStartupSeconds", _POLICY_DEFAULTS.startup_s)),
     )
-    poll = float(spec.get("pollIntervalSeconds", 2))
+    poll = float(spec.get("pollIntervalSeconds", DEFAULT_POLL_INTERVAL_S))
     if poll <= 0:
         raise ValueError("spec.pollIntervalSeconds must be positive")
     selector = spec.get("podSelector")

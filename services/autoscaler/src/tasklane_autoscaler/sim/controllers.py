@@ -9,10 +9,7 @@ from tasklane_autoscaler.policy import Observation, PolicyState, ScalingSpec, de
 from tasklane_autoscaler.sim.engine import ClusterView, Controller, RemovalOrder
 from tasklane_autoscaler.sim.keda import FloorController, KedaController
 from tasklane_autoscaler.sim.trace import Trace
-
-# The operator's default (pollIntervalSeconds). Two seconds, not five: on a burst the first
-# replicas are asked for up to three seconds sooner, and a poll costs one GET and one LIST.
-DEFAULT_POLL_INTERVAL_S = 2.0
+from tasklane_autoscaler.spec import DEFAULT_POLL_INTERVAL_S
 
 
 @dataclass
@@ -20,7 +17,7 @@ class TasklaneController:
     """The operator's loop: read the backlog every poll interval, decide, set replicas."""
 
     spec: ScalingSpec
-    poll_interval_s: float = DEFAULT_POLL_INTERVAL_S
+    poll_interval_s: float = DEFAULT_POLL_INTERVAL_S  # the operator's default
     name: str = "tasklane"
     removal_order: RemovalOrder = RemovalOrder.IDLE_FIRST  # pod-deletion-cost from running tasks
     state: PolicyState = field(default_factory=PolicyState)
