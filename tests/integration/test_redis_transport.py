@@ -173,6 +173,62 @@ def test_no_ack_consumers_keep_kombus_fetch(app: Celery, client: redis.Redis) ->
     assert client.hlen("unacked") == 0  # nothing to acknowledge, nothing left behind
 
 
+def test_a_channel_fetches_by_script_again_once_its_no_ack_consumer_is_gone(
+    app: Celery, client: redis.Redis
+) -> None:
+    received: list[object] = []
+    with app.connection_for_write() as connection:
+        publish(connection, app, [{"n": 1}, {"n": 2}])
+        channel = connection.default_channel
+        channel.basic_qos(0, 1, False)
+        queue = [app.amqp.queues["default"]]
+
+        def take(body: object, message: Message) -> None:
+            received.append(body)
+            message.ack()
+
+        with Consumer(
+            channel,
+            queue,
+            no_ack=True,
+            callbacks=[lambda body, _message: received.append(body)],
+        ):
+            connection.drain_events(timeout=5)
+        assert calls(client).get("eval", 0) == 0
+        with Consumer(channel, queue, callbacks=[take]):
+            connection.drain_events(timeout=5)
+    assert received == [{"n": 1}, {"n": 2}]
+    assert calls(client).get("eval", 0) >= 1
+
+
+def test_acks_sent_with_a_fetch_that_never_reached_redis_are_sent_again(
+    app: Celery, client: redis.Redis
+) -> None:
+    """The fetch connection drops while its script waits (Redis paused writes): the acks it
+    carried are not lost, so the acknowledged message is not redelivered."""
+    received: list[Message] = []
+    with app.connection_for_write() as connection:
+        publish(connection, app, [{"n": 1}, {"n": 2}])
+        channel = connection.default_channel
+        channel.basic_qos(0, 1, False)
+        with Consumer(
+            channel,
+            [app.amqp.queues["default"]],
+            callbacks=[lambda _body, message: received.append(message)],
+        ):
+            connection.drain_events(timeout=5)
+            received[0].ack()  # deferred: it rides with the next fetch
+            client.execute_command("CLIENT", "PAUSE", 5000, "WRITE")
+            try:
+                channel._brpop_start()  # the fetch script, with the ack, held by the pause
+                channel.client.connection.disconnect()
+            finally:
+                client.execute_command("CLIENT", "UNPAUSE")
+    assert [m.decode() for m in received] == [{"n": 1}]
+    assert client.llen("default") == 1  # {"n": 2} only: {"n": 1} was acknowledged
+    assert client.hlen("unacked") == 0
+
+
 def test_a_message_without_kombus_envelope_is_set_aside(client: redis.Redis) -> None:
     client.lpush("default", "not json", json.dumps({"body": "no properties"}))
     fetch = client.register_script(FETCH_AND_RESERVE)

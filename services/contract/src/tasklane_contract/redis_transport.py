@@ -185,11 +185,12 @@ class Channel(kombu_redis.Channel):
         # (queues in fetch order, acks sent) while a fetch script's reply is awaited
         self.script_fetch: tuple[list[str], list[str]] | None = None
 
-    def basic_consume(self, queue: str, no_ack: bool, *args: Any, **kwargs: Any) -> Any:
-        tag = super().basic_consume(queue, no_ack, *args, **kwargs)
+    def basic_consume(
+        self, queue: str, no_ack: bool, callback: Any, consumer_tag: str, **kwargs: Any
+    ) -> Any:
         if no_ack:
-            self._no_ack_tags.add(tag)
-        return tag
+            self._no_ack_tags.add(consumer_tag)  # kombu returns no tag: the one given is kept
+        return super().basic_consume(queue, no_ack, callback, consumer_tag, **kwargs)
 
     def basic_cancel(self, consumer_tag: str) -> Any:
         self._no_ack_tags.discard(consumer_tag)
@@ -207,6 +208,15 @@ class Channel(kombu_redis.Channel):
                 with contextlib.suppress(*self.connection_errors):
                     self._qos.flush_acks()
         super().close()
+
+    def _on_connection_disconnect(self, connection: Any) -> None:
+        # The fetch connection dropped with a script's reply outstanding (kombu forgets the
+        # fetch then): whether its acks were applied is unknown, so they go with the next one.
+        if self.script_fetch is not None and self._in_poll is connection:
+            _queues, acks = self.script_fetch
+            self.script_fetch = None
+            self.qos.give_back(acks)
+        super()._on_connection_disconnect(connection)
 
     def _brpop_start(self, timeout: Any = None) -> None:
         # Sent like kombu's BRPOP on the fetch connection, its reply read when the socket is
