@@ -103,6 +103,7 @@ async def forget_deleted(
 async def autoscale(
     name: str,
     namespace: str | None,
+    uid: str | None,
     spec: kopf.Spec,
     body: kopf.Body,
     patch: kopf.Patch,
@@ -156,7 +157,7 @@ async def autoscale(
         running, asked_now = await _running_by_worker(memo, ANSWER_REUSE_S)
         decision = _decide_knowing_idle(observation, config.scaling, state, worker_pods, running)
         if decision.desired < current and not asked_now:
-            running, asked_now = await _running_by_worker(memo)
+            running, _asked_now = await _running_by_worker(memo)
             decision = _decide_knowing_idle(
                 observation, config.scaling, state, worker_pods, running
             )
@@ -177,7 +178,7 @@ async def autoscale(
         patch.status["lastScaleTime"] = datetime.datetime.now(datetime.UTC).isoformat()
 
     # A poll under way when its object was deleted must not bring the dropped series back.
-    if not memo.metrics.forgotten(body.get("metadata", {}).get("uid")):
+    if not memo.metrics.forgotten(uid):
         _record_metrics(
             memo.metrics, f"{namespace}/{name}", reading, current, decision, config.scaling
         )

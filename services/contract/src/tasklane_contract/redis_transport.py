@@ -35,8 +35,7 @@ import contextlib
 import logging
 import os
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from queue import Empty
 from time import monotonic, time
 from typing import Any
@@ -137,8 +136,9 @@ class QoS(kombu_redis.QoS):
         if not acks and also is None:
             return
         try:
-            with self._pipeline() as pipe:
-                self._remove(pipe, acks)
+            with self.pipe_or_acquire() as pipe:
+                for tag in acks:
+                    self._remove_from_indices(tag, pipe)
                 if also is not None:
                     also(pipe)
                 pipe.execute()
@@ -160,16 +160,6 @@ class QoS(kombu_redis.QoS):
     def restore_unacked(self, client: Any = None) -> None:
         self.flush_acks()  # an acknowledged message must not be restored
         super().restore_unacked(client)
-
-    def _remove(self, pipe: Any, acks: list[str]) -> None:
-        for tag in acks:
-            pipe.zrem(self.unacked_index_key, tag)
-            pipe.hdel(self.unacked_key, tag)
-
-    @contextmanager
-    def _pipeline(self) -> Iterator[Any]:
-        with self.channel.conn_or_acquire() as client:
-            yield client.pipeline()
 
 
 class Channel(kombu_redis.Channel):
