@@ -155,6 +155,40 @@ def test_a_backlog_growing_poll_after_poll_counts_whole() -> None:
     assert decision.desired == 10
 
 
+def test_a_backlog_must_grow_by_a_replicas_worth_to_count_whole() -> None:
+    # Five replicas, every slot busy, tasks of ~0.2 s: the ready replicas reach any few waiting
+    # tasks at once. A queue that grows by fewer tasks than one replica takes is a clump of
+    # arrivals; one that grows by a replica's worth is a load the ready replicas fall behind.
+    def last_decision(waiting_seen: tuple[int, ...]) -> int:
+        state = None
+        for time, waiting in zip((0, 2, 4), waiting_seen, strict=True):
+            observation = Observation(time, waiting, 20, 5, ready=5, running_mean_age_s=0.1)
+            decision = decide(observation, SPEC, state)
+            state = decision.state
+        return decision.desired
+
+    assert last_decision((0, 1, 3)) == 5
+    assert last_decision((0, 2, 4)) == 6  # (20 reserved + 4 waiting) / 4 slots
+
+
+def test_a_projected_trend_asks_for_a_replica_once_it_needs_more_than_half_of_one() -> None:
+    # One replica of 8 slots, full, demand rising along a line; a replica takes 40 s to start.
+    spec = ScalingSpec(concurrency=8, min_replicas=1, max_replicas=4, startup_s=40)
+
+    def after_ramp(reserved: tuple[int, ...]) -> int:
+        observations = [Observation(10 * i, 0, r, 1) for i, r in enumerate(reserved)]
+        desired, _ = run(observations, spec)[-1]
+        return desired
+
+    # 0.1 more tasks a second: 4 more slots in one startup, half a replica, which a swing
+    # of the load gives back as often as not.
+    assert after_ramp((4, 5, 6, 7, 8)) == 1
+    # 0.2 a second: a whole replica more in one startup.
+    assert after_ramp((0, 2, 4, 6, 8)) == 2
+    # Demand that is there is met whole: 9 tasks need two replicas, trend or not.
+    assert after_ramp((9, 9, 9, 9, 9)) == 2
+
+
 def test_growing_demand_is_met_one_startup_ahead() -> None:
     observations = [Observation(t, 0, 2 * t // 5, 10) for t in range(0, 30, 5)]
     desired, _ = run(observations)[-1]

@@ -249,7 +249,11 @@ def needing_slots(
     # burst they may drain): all of it counts.
     standing = backlog_since is not None and obs.time - backlog_since >= spec.startup_s
     seen = [s.waiting for s in recent[-2:]] + [obs.waiting]
-    growing = len(seen) == 3 and seen[0] < seen[1] < seen[2]
+    # Fewer new tasks than one replica is sized for are a clump of arrivals the ready
+    # replicas' next free slots take, not a sign that a replica is missing.
+    growing = (
+        len(seen) == 3 and seen[0] < seen[1] < seen[2] and seen[2] - seen[0] >= spec.replica_demand
+    )
     whole = standing or growing
     backlog = float(obs.waiting) if whole else unreached_backlog(obs, spec, task_seconds)
     return staying_reserved + backlog
@@ -266,7 +270,11 @@ def wanted_replicas(
     before bounds and stabilisation."""
     # Growth of the demand that needs slots: a spike the ready replicas absorb is no trend.
     growth = demand_growth_per_s(state.samples, obs.time, needing, span=2 * spec.startup_s)
-    wanted = math.ceil((needing + max(0.0, growth) * spec.startup_s) / spec.replica_demand)
+    # Demand there is needs every replica it starts (rounded up); demand only projected from a
+    # trend is an estimate, and a replica is asked for it once more than half of one is needed:
+    # near capacity, a rounded-up slight trend asked for a replica at every swing.
+    projected = (needing + growth * spec.startup_s) / spec.replica_demand
+    wanted = max(math.ceil(needing / spec.replica_demand), math.ceil(projected - 0.5))
     if obs.waiting > 0:
         wanted = max(wanted, 1)  # waiting work always has a replica to go to
     patient = (
