@@ -129,11 +129,12 @@ kind-down: ## delete the kind cluster of kind-up
 # --- autoscaler ---
 AUTOSCALE_TRACES ?= $(sort $(wildcard services/autoscaler/traces/*.json))
 AUTOSCALE_RANDOM ?= 54
+AUTOSCALE_VARY ?= 6
 
 .PHONY: bench-autoscale test-autoscaler
 
-bench-autoscale: sync ## replay every workload trace and AUTOSCALE_RANDOM random ones: tasklane's policy vs KEDA's defaults vs the floor
-	$(UV) run --no-sync python -m tasklane_autoscaler.bench $(AUTOSCALE_TRACES) --random $(AUTOSCALE_RANDOM)
+bench-autoscale: sync ## replay every workload trace, AUTOSCALE_VARY variants of each and AUTOSCALE_RANDOM random ones: tasklane's policy vs KEDA's defaults vs the floor
+	$(UV) run --no-sync python -m tasklane_autoscaler.bench $(AUTOSCALE_TRACES) --vary $(AUTOSCALE_VARY) --random $(AUTOSCALE_RANDOM)
 
 test-autoscaler: sync ## the autoscaler's tests: policy, simulator, operator on KMock, local scaler
 	$(UV) run --no-sync pytest tests/autoscaler -q

@@ -1,10 +1,12 @@
 """`make bench-autoscale`: every trace against every policy, as a table, plus whether tasklane
 met its goal: p95 wait at most halfway from KEDA's to the floor's (or at most 1 s), for no more
-replica-seconds than KEDA. `--random N` adds N workloads drawn at random in every shape
-(`sim.workloads`) and counts, per shape, on how many the goal was met. A miss is marked out of
-reach when no policy could meet the goal there (`sim.reach`).
+replica-seconds than KEDA. `--vary N` adds N variants of every trace (`sim.variants`: the same
+shape of load with other numbers) and `--random N` N workloads drawn at random in every shape
+(`sim.workloads`); both count, per trace varied or per shape, on how many the goal was met. A
+miss is marked out of reach when no policy could meet the goal there (`sim.reach`).
 
     python -m tasklane_autoscaler.bench services/autoscaler/traces/*.json
+    python -m tasklane_autoscaler.bench services/autoscaler/traces/flash-crowd.json --vary 30
     python -m tasklane_autoscaler.bench --random 54 --seed 0
 """
 
@@ -13,12 +15,13 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from tasklane_autoscaler.sim.reach import replica_seconds_floor
 from tasklane_autoscaler.sim.trace import Trace
+from tasklane_autoscaler.sim.variants import variants
 from tasklane_autoscaler.sim.workloads import draw_many
 from tasklane_autoscaler.simulate import simulate
 
@@ -80,16 +83,15 @@ def print_table(traces: Sequence[Trace]) -> bool:
     return all_met
 
 
-def print_random(count: int, seed: int) -> bool:
-    """One line per drawn workload (tasklane's p95 against its limit, its cost against
-    KEDA's), then how many met the goal, per shape."""
-    met_by_shape: dict[str, list[bool]] = {}
+def print_verdicts(traces: Sequence[Trace], kind: str, family: Callable[[Trace], str]) -> bool:
+    """One line per workload (tasklane's p95 against its limit, its cost against KEDA's),
+    then on how many the goal was met, per family (a shape, or the trace varied)."""
+    met_by_family: dict[str, list[bool]] = {}
     beyond_reach = 0
-    for trace in draw_many(count, seed):
+    for trace in traces:
         rows = compare(trace)
         said = verdict(trace, rows)
-        shape = trace.name.rsplit("-", 1)[0]
-        met_by_shape.setdefault(shape, []).append(said == "met")
+        met_by_family.setdefault(family(trace), []).append(said == "met")
         beyond_reach += said == "out of reach"
         tasklane, keda = rows["tasklane"], rows["keda"]
         cost = tasklane["replica_seconds"] / max(keda["replica_seconds"], 1e-9)
@@ -100,13 +102,13 @@ def print_random(count: int, seed: int) -> bool:
             f"  [{trace.concurrency} slots, startup {trace.startup_s:.0f} s,"
             f" tasks {trace.task_mean_s:g} s, {tasklane['tasks']} tasks]"
         )
-    summary = ", ".join(f"{shape} {sum(m)}/{len(m)}" for shape, m in met_by_shape.items())
-    total = sum(sum(m) for m in met_by_shape.values())
+    summary = ", ".join(f"{name} {sum(m)}/{len(m)}" for name, m in met_by_family.items())
+    total = sum(sum(m) for m in met_by_family.values())
     print(
-        f"goal met on {total} of {count} random workloads"
+        f"goal met on {total} of {len(traces)} {kind}"
         f" ({beyond_reach} of the misses out of reach of any policy): {summary}"
     )
-    return total == count
+    return total == len(traces)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,21 +119,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random workloads")
     parser.add_argument(
+        "--vary", type=int, default=0, metavar="N", help="also N variants of every trace given"
+    )
+    parser.add_argument(
         "--strict", action="store_true", help="exit 1 when tasklane misses the goal on a trace"
     )
     args = parser.parse_args(argv)
     if not args.traces and not args.random:
         parser.error("give trace files, --random N, or both")
-    if args.random < 0:
-        parser.error("--random must not be negative")
+    if args.random < 0 or args.vary < 0:
+        parser.error("--random and --vary must not be negative")
+    if args.vary and not args.traces:
+        parser.error("--vary needs trace files to vary")
     all_met = True
-    if args.traces:
-        all_met = print_table([Trace.load(path) for path in args.traces])
+    traces = [Trace.load(path) for path in args.traces]
+    if traces:
+        all_met = print_table(traces)
+    if args.vary:
+        print()
+        varied = [v for trace in traces for v in variants(trace, args.vary)]
+        all_met = print_verdicts(varied, "variants", _varied) and all_met
     if args.random:
         if args.traces:
             print()
-        all_met = print_random(args.random, args.seed) and all_met
+        drawn = draw_many(args.random, args.seed)
+        all_met = print_verdicts(drawn, "random workloads", _shape) and all_met
     return 1 if args.strict and not all_met else 0
+
+
+def _shape(trace: Trace) -> str:
+    return trace.name.rsplit("-", 1)[0]
+
+
+def _varied(trace: Trace) -> str:
+    return trace.name.split("~", 1)[0]
 
 
 def _header_cell(name: str, fmt: str) -> str:
