@@ -2,9 +2,9 @@
 
 A policy checked on a trace alone may fit that trace's numbers; its variants keep the shape and
 draw again the worker (1-8 slots, 10-60 s startup), the task length (0.3-4x), the load (0.3-3x
-the rate and burst sizes, with `maxReplicas` scaled to match), when bursts come (all moved by
-one factor, so a schedule stays a schedule), the pool's minimum, and the arrivals' seed.
-`bench --vary N` checks the goal on N variants of every trace given.
+the rate, with `maxReplicas` scaled to match; bursts a further 0.3-2x), when bursts come (all
+moved by one factor, so a schedule stays a schedule), the pool's minimum, and the arrivals'
+seed. `bench --vary N` checks the goal on N variants of every trace given.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def vary(trace: Trace, index: int) -> Trace:
     rng = random.Random(f"{trace.name}:{index}")
     concurrency = rng.choice((1, 2, 4, 4, 8, 8))
     startup_s = round(rng.uniform(10, 60))
-    task_mean_s = round(trace.task_mean_s * _log_uniform(rng, 0.3, 4), 2)
+    task_mean_s = max(0.01, round(trace.task_mean_s * _log_uniform(rng, 0.3, 4), 2))
     task_sigma = round(min(1.5, max(0.2, trace.task_sigma * rng.uniform(0.6, 2.0))), 2)
     load = _log_uniform(rng, 0.3, 3)
     # Replicas the load needs, against the trace's: more work per task and per second, fewer
