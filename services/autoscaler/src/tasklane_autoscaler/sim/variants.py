@@ -9,15 +9,11 @@ seed. `bench --vary N` checks the goal on N variants of every trace given.
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import replace
 
 from tasklane_autoscaler.sim.trace import Burst, Trace
-
-
-def _log_uniform(rng: random.Random, low: float, high: float) -> float:
-    return math.exp(rng.uniform(math.log(low), math.log(high)))
+from tasklane_autoscaler.sim.workloads import log_uniform
 
 
 def vary(trace: Trace, index: int) -> Trace:
@@ -25,9 +21,9 @@ def vary(trace: Trace, index: int) -> Trace:
     rng = random.Random(f"{trace.name}:{index}")
     concurrency = rng.choice((1, 2, 4, 4, 8, 8))
     startup_s = round(rng.uniform(10, 60))
-    task_mean_s = max(0.01, round(trace.task_mean_s * _log_uniform(rng, 0.3, 4), 2))
+    task_mean_s = max(0.01, round(trace.task_mean_s * log_uniform(rng, 0.3, 4), 2))
     task_sigma = round(min(1.5, max(0.2, trace.task_sigma * rng.uniform(0.6, 2.0))), 2)
-    load = _log_uniform(rng, 0.3, 3)
+    load = log_uniform(rng, 0.3, 3)
     # Replicas the load needs, against the trace's: more work per task and per second, fewer
     # slots per replica, more replicas.
     replicas_needed = load * task_mean_s / trace.task_mean_s * trace.concurrency / concurrency

@@ -49,9 +49,14 @@ class Drawn:
     bursts: tuple[Burst, ...] = ()
 
 
+def log_uniform(rng: random.Random, low: float, high: float) -> float:
+    """Drawn so that every factor of ten between `low` and `high` is as likely."""
+    return math.exp(rng.uniform(math.log(low), math.log(high)))
+
+
 def _task_mean(rng: random.Random, low: float = 0.5, high: float = 30.0) -> float:
     """Log-uniform, so sub-second and half-minute tasks are drawn as often."""
-    return round(math.exp(rng.uniform(math.log(low), math.log(high))), 2)
+    return round(log_uniform(rng, low, high), 2)
 
 
 def _curve(duration_s: float, rate_at: Callable[[float], float]) -> tuple[RateSegment, ...]:
