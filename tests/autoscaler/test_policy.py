@@ -136,39 +136,50 @@ def test_backlog_the_ready_replicas_will_reach_soon_adds_none() -> None:
     assert decision.desired > 10
 
 
+def waiting_seen(
+    spec: ScalingSpec,
+    polls: tuple[tuple[float, int], ...],
+    reserved: int,
+    replicas: int,
+    age: float,
+) -> int:
+    """The last decision after polls that saw (time, waiting tasks), with the same replicas,
+    all ready, and the same reserved tasks running for `age` seconds on average."""
+    state = None
+    for time, waiting in polls:
+        observation = Observation(time, waiting, reserved, replicas, replicas, age)
+        decision = decide(observation, spec, state)
+        state = decision.state
+    return decision.desired
+
+
 def test_a_backlog_growing_poll_after_poll_counts_whole() -> None:
-    # The same 40 waiting tasks the ready replicas would reach soon (the test above), but the
-    # queue grew at each of the last two polls: tasks arrive faster than they are taken.
+    # 50 waiting tasks of ~1 s the ready replicas would reach soon (800 in one startup), but the
+    # queue grew at each of the last two polls, by more than chance moves it: tasks arrive
+    # faster than they are taken.
     spec = replace(SPEC, scale_down_stabilization_s=300)
-    state = None
-    for time, waiting in ((0, 0), (5, 20), (10, 40)):
-        observation = Observation(time, waiting, 20, 10, ready=10, running_mean_age_s=0.1)
-        decision = decide(observation, spec, state)
-        state = decision.state
-    assert decision.desired == 15  # (20 reserved + 40 waiting) / 4 slots
+    grown = ((0, 0), (5, 25), (10, 50))
+    assert waiting_seen(spec, grown, 20, 10, 0.5) == 18  # (20 reserved + 50 waiting) / 4 slots
     # Grown at one poll and not the next: a burst the ready replicas drain, discounted.
-    state = None
-    for time, waiting in ((0, 0), (5, 40), (10, 40)):
-        observation = Observation(time, waiting, 20, 10, ready=10, running_mean_age_s=0.1)
-        decision = decide(observation, spec, state)
-        state = decision.state
-    assert decision.desired == 10
+    assert waiting_seen(spec, ((0, 0), (5, 50), (10, 50)), 20, 10, 0.5) == 10
 
 
 def test_a_backlog_must_grow_by_a_replicas_worth_to_count_whole() -> None:
-    # Five replicas, every slot busy, tasks of ~0.2 s: the ready replicas reach any few waiting
-    # tasks at once. A queue that grows by fewer tasks than one replica takes is a clump of
-    # arrivals; one that grows by a replica's worth is a load the ready replicas fall behind.
-    def last_decision(waiting_seen: tuple[int, ...]) -> int:
-        state = None
-        for time, waiting in zip((0, 2, 4), waiting_seen, strict=True):
-            observation = Observation(time, waiting, 20, 5, ready=5, running_mean_age_s=0.1)
-            decision = decide(observation, SPEC, state)
-            state = decision.state
-        return decision.desired
+    # Five replicas, every slot busy, tasks of about a minute: the ready replicas reach a few
+    # waiting tasks within a startup. A queue that grows by fewer tasks than one replica takes
+    # is a clump of arrivals; one that grows by a replica's worth is a load the ready replicas
+    # fall behind.
+    assert waiting_seen(SPEC, ((0, 0), (2, 1), (4, 3)), 20, 5, 30) == 5
+    assert waiting_seen(SPEC, ((0, 0), (2, 2), (4, 4)), 20, 5, 30) == 6  # (20 + 4) / 4 slots
 
-    assert last_decision((0, 1, 3)) == 5
-    assert last_decision((0, 2, 4)) == 6  # (20 reserved + 4 waiting) / 4 slots
+
+def test_a_backlog_must_rise_beyond_what_chance_moves_a_busy_queue_to_count_whole() -> None:
+    # Two replicas of 8 slots, all 16 running 1 s tasks, polled every 2 s. Near capacity the
+    # queue swings by about 11 tasks over two polls: a rise of 9 is that swing, one of 40 is
+    # a load the ready replicas fall behind.
+    spec = ScalingSpec(concurrency=8, min_replicas=2, max_replicas=14, startup_s=38)
+    assert waiting_seen(spec, ((0, 4), (2, 9), (4, 13)), 16, 2, 0.5) == 2
+    assert waiting_seen(spec, ((0, 0), (2, 20), (4, 40)), 16, 2, 0.5) == 7  # (16 + 40) / 8
 
 
 def test_a_projected_trend_asks_for_a_replica_once_it_needs_more_than_half_of_one() -> None:
