@@ -229,6 +229,19 @@ def test_acks_sent_with_a_fetch_that_never_reached_redis_are_sent_again(
     assert client.hlen("unacked") == 0
 
 
+def test_a_channel_closed_under_its_consumer_fails_as_a_connection_error(app: Celery) -> None:
+    """After a connection error Celery closes the connection again, and the channel then has
+    no address to build a pool from. Sending what is left (acks, restores) must fail as a
+    connection error, which kombu and Celery pass over, not stop the worker."""
+    connection = app.connection_for_write()
+    channel = connection.default_channel
+    channel._create_client()
+    channel._disconnect_pools()
+    connection.close()
+    with pytest.raises(redis.ConnectionError):
+        channel._create_client()
+
+
 def test_a_message_without_kombus_envelope_is_set_aside(client: redis.Redis) -> None:
     client.lpush("default", "not json", json.dumps({"body": "no properties"}))
     fetch = client.register_script(FETCH_AND_RESERVE)

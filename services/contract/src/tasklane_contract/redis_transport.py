@@ -40,6 +40,7 @@ from queue import Empty
 from time import monotonic, time
 from typing import Any
 
+import redis
 from kombu.transport import redis as kombu_redis
 from kombu.transport import virtual
 from kombu.utils.encoding import bytes_to_str
@@ -184,7 +185,7 @@ class Channel(kombu_redis.Channel):
 
     def basic_cancel(self, consumer_tag: str) -> Any:
         self._no_ack_tags.discard(consumer_tag)
-        if self.script_fetch is None:
+        if self.script_fetch is None and not self._closing:  # close() has sent them already
             self.qos.flush_acks()
         return super().basic_cancel(consumer_tag)
 
@@ -313,6 +314,11 @@ class Channel(kombu_redis.Channel):
         return not self._no_ack_tags and bool(self.qos.prefetch_count) and not self.global_keyprefix
 
     def _create_client(self, asynchronous: bool = False) -> Any:
+        if self.connection is None or self.connection.client is None:
+            # The transport was closed under this channel: Celery closes a connection again
+            # after a connection error, and kombu then builds a pool from no address (an
+            # AttributeError, which stops the worker). A connection error is what it is.
+            raise redis.exceptions.ConnectionError("the channel's connection is closed")
         if asynchronous:  # the blocking fetch's own client, which kombu already keeps
             return super()._create_client(asynchronous=True)
         shared = self._shared_client
