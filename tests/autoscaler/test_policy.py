@@ -182,6 +182,19 @@ def test_a_backlog_must_rise_beyond_what_chance_moves_a_busy_queue_to_count_whol
     assert waiting_seen(spec, ((0, 0), (2, 20), (4, 40)), 16, 2, 0.5) == 7  # (16 + 40) / 8
 
 
+def test_a_queue_that_waited_at_nine_polls_in_ten_stands_though_it_touched_zero() -> None:
+    # Five replicas, every slot busy with short tasks the ready replicas would reach soon. The
+    # queue held six tasks for a minute but for one poll; a replica takes 40 s to start.
+    spec = replace(SPEC, startup_s=40)
+
+    def polls(empty_at: set[int]) -> tuple[tuple[float, int], ...]:
+        return tuple((time, 0 if time in empty_at else 6) for time in range(0, 62, 2))
+
+    assert waiting_seen(spec, polls({50}), 20, 5, 0.1) == 7  # (20 reserved + 6 waiting) / 4
+    # Empty at three polls of the last startup: a queue that drains, discounted.
+    assert waiting_seen(spec, polls({30, 40, 50}), 20, 5, 0.1) == 5
+
+
 def test_a_projected_trend_asks_for_a_replica_once_it_needs_more_than_half_of_one() -> None:
     # One replica of 8 slots, full, demand rising along a line; a replica takes 40 s to start.
     spec = ScalingSpec(concurrency=8, min_replicas=1, max_replicas=4, startup_s=40)

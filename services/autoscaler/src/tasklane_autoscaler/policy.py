@@ -245,6 +245,15 @@ def chance_swing(obs: Observation, task_seconds: float | None, seconds: float) -
     return math.sqrt(2 * obs.reserved / task_seconds * seconds)
 
 
+def mostly_waiting(recent: tuple[Sample, ...], now: float, span: float) -> bool:
+    """Did tasks wait at nine in ten of the polls of the last `span` seconds? Only once that
+    whole span was watched, and over at least four polls."""
+    if not recent or recent[0].time > now - span:
+        return False
+    polls = [s.waiting for s in recent if s.time > now - span]
+    return len(polls) >= 4 and sum(1 for waiting in polls if waiting > 0) >= 0.9 * len(polls)
+
+
 def needing_slots(
     obs: Observation,
     spec: ScalingSpec,
@@ -260,6 +269,9 @@ def needing_slots(
     # two polls (tasks arrive faster than the ready replicas take them; one jump alone is a
     # burst they may drain): all of it counts.
     standing = backlog_since is not None and obs.time - backlog_since >= spec.startup_s
+    # A queue at capacity touches zero now and then without draining: one that held tasks at
+    # nine polls in ten over a startup stands as much as one that never emptied.
+    standing = standing or (obs.waiting > 0 and mostly_waiting(recent, obs.time, spec.startup_s))
     seen = [s.waiting for s in recent[-2:]] + [obs.waiting]
     # Fewer new tasks than one replica is sized for are a clump of arrivals the ready
     # replicas' next free slots take, not a sign that a replica is missing; so is a rise
