@@ -156,14 +156,15 @@ def demand_growth_per_s(
     slope = sum((t - mean_t) * (d - mean_d) for t, d in points) / spread
     residuals = [d - mean_d - slope * (t - mean_t) for t, d in points]
     squares = sum(r * r for r in residuals)
-    standard_error = math.sqrt(squares / (n - 2) / spread * _autocorrelation_factor(residuals))
+    widening = _autocorrelation_factor(residuals, squares)
+    standard_error = math.sqrt(squares / (n - 2) / spread * widening)
     return max(0.0, slope - 2 * standard_error)
 
 
-def _autocorrelation_factor(residuals: list[float]) -> float:
+def _autocorrelation_factor(residuals: list[float], squares: float) -> float:
     """How much fewer independent samples there are than samples: (1 + r) / (1 - r) for the
-    lag-1 autocorrelation r, taken between 0 and 0.95."""
-    squares = sum(r * r for r in residuals)
+    lag-1 autocorrelation r, taken between 0 and 0.95 (`squares`: the residuals' sum of
+    squares)."""
     if squares == 0:
         return 1.0
     lag1 = sum(a * b for a, b in itertools.pairwise(residuals)) / squares
@@ -254,6 +255,20 @@ def mostly_waiting(recent: tuple[Sample, ...], now: float, span: float) -> bool:
     return len(polls) >= 4 and sum(1 for waiting in polls if waiting > 0) >= 0.9 * len(polls)
 
 
+def rising(
+    obs: Observation, spec: ScalingSpec, task_seconds: float | None, recent: tuple[Sample, ...]
+) -> bool:
+    """Did the queue grow at each of the last two polls, by a replica's worth and beyond
+    chance? Fewer new tasks than one replica is sized for are a clump of arrivals the ready
+    replicas' next free slots take, not a sign that a replica is missing; so is a rise within
+    two standard deviations of what a queue at capacity swings by chance."""
+    seen = [s.waiting for s in recent[-2:]] + [obs.waiting]
+    if len(seen) < 3 or not seen[0] < seen[1] < seen[2]:
+        return False
+    chance = chance_swing(obs, task_seconds, obs.time - recent[-2].time)
+    return seen[2] - seen[0] >= max(spec.replica_demand, 2 * chance)
+
+
 def needing_slots(
     obs: Observation,
     spec: ScalingSpec,
@@ -272,15 +287,7 @@ def needing_slots(
     # A queue at capacity touches zero now and then without draining: one that held tasks at
     # nine polls in ten over a startup stands as much as one that never emptied.
     standing = standing or (obs.waiting > 0 and mostly_waiting(recent, obs.time, spec.startup_s))
-    seen = [s.waiting for s in recent[-2:]] + [obs.waiting]
-    # Fewer new tasks than one replica is sized for are a clump of arrivals the ready
-    # replicas' next free slots take, not a sign that a replica is missing; so is a rise
-    # within two standard deviations of what a queue at capacity swings by chance.
-    growing = len(seen) == 3 and seen[0] < seen[1] < seen[2]
-    if growing:
-        chance = chance_swing(obs, task_seconds, obs.time - recent[-2].time)
-        growing = seen[2] - seen[0] >= max(spec.replica_demand, 2 * chance)
-    whole = standing or growing
+    whole = standing or rising(obs, spec, task_seconds, recent)
     backlog = float(obs.waiting) if whole else unreached_backlog(obs, spec, task_seconds)
     return staying_reserved + backlog
 
