@@ -3,6 +3,7 @@ workloads, that simulated policies meeting the wait do pay it, and how the bench
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,11 @@ from tasklane_autoscaler.bench import main as bench_main
 from tasklane_autoscaler.policy import ScalingSpec
 from tasklane_autoscaler.sim.controllers import TasklaneController
 from tasklane_autoscaler.sim.engine import Simulation, percentile
-from tasklane_autoscaler.sim.reach import replica_seconds_floor, warm_seconds_needed
+from tasklane_autoscaler.sim.reach import (
+    held_at_minimum,
+    replica_seconds_floor,
+    warm_seconds_needed,
+)
 from tasklane_autoscaler.sim.trace import Burst, RateSegment, Trace
 
 TRACES = Path(__file__).resolve().parents[2] / "services" / "autoscaler" / "traces"
@@ -97,3 +102,34 @@ def test_the_bench_marks_a_trace_out_of_reach(capsys: pytest.CaptureFixture[str]
     assert bench_main([str(TRACES / "scale-from-zero.json")]) == 0
     verdict = capsys.readouterr().out.splitlines()[4]
     assert "goal out of reach" in verdict
+
+
+def test_only_a_policy_that_never_left_min_replicas_is_held_at_it() -> None:
+    trickle = workload((RateSegment(0, 1000, 0.02),), min_replicas=2)
+    assert held_at_minimum(trickle, 2000.0)
+    assert not held_at_minimum(trickle, 2001.0)  # one more replica for a second
+    assert held_at_minimum(workload(trickle.arrivals), 0.0)
+
+
+def test_a_wait_keda_had_at_min_replicas_is_out_of_reach(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Two minute-long tasks at once to one single-slot replica. KEDA reads one waiting task,
+    # which one replica is sized for, and never scales: the second task waits a minute for
+    # 600 replica-seconds. Waiting less than half that needs a second replica, which costs more.
+    trace = {
+        "name": "two-long-tasks",
+        "duration_s": 600,
+        "seed": 1,
+        "worker": {"concurrency": 1, "startup_s": 20},
+        "replicas": {"min": 1, "max": 4},
+        "task_seconds": {"distribution": "lognormal", "mean": 60, "sigma": 0.1},
+        "bursts": [{"at_s": 10, "count": 2}],
+    }
+    path = tmp_path / "two-long-tasks.json"
+    path.write_text(json.dumps(trace))
+    assert bench_main([str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    keda = lines[2].split()
+    assert keda[1] == "keda" and float(keda[5]) > 30 and float(keda[7]) == 600
+    assert "goal out of reach" in lines[4]

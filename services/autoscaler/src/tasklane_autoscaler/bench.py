@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tasklane_autoscaler.sim.reach import replica_seconds_floor
+from tasklane_autoscaler.sim.reach import held_at_minimum, replica_seconds_floor
 from tasklane_autoscaler.sim.trace import Trace
 from tasklane_autoscaler.sim.variants import variants
 from tasklane_autoscaler.sim.workloads import draw_many
@@ -52,9 +52,14 @@ def goal_met(rows: dict[str, dict[str, Any]]) -> bool:
 
 
 def out_of_reach(trace: Trace, rows: dict[str, dict[str, Any]]) -> bool:
-    """No policy meets the goal here: its wait limit costs more than KEDA pays."""
-    floor_cost = replica_seconds_floor(trace, wait_limit(rows))
-    return floor_cost > float(rows["keda"]["replica_seconds"])
+    """No policy meets the goal here: its wait limit costs more than KEDA pays, or KEDA never
+    left `minReplicas` and still waited too long (paying no more means the same pool and the
+    same waits)."""
+    limit = wait_limit(rows)
+    keda_cost = float(rows["keda"]["replica_seconds"])
+    if replica_seconds_floor(trace, limit) > keda_cost:
+        return True
+    return held_at_minimum(trace, keda_cost) and float(rows["keda"]["wait_p95_s"]) > limit
 
 
 def verdict(trace: Trace, rows: dict[str, dict[str, Any]]) -> str:

@@ -1,5 +1,6 @@
 """What no policy can do on a workload, whatever it decides: a lower bound on the
-replica-seconds of meeting a p95 wait, from the trace alone.
+replica-seconds of meeting a p95 wait, from the trace alone, and the case where paying no more
+than another policy leaves no choice at all.
 
 The bound is about pools that scale to zero. When a replica's startup is longer than the wait
 allowed, a task that arrives while no replica is asked for waits too long. A p95 within the
@@ -62,3 +63,10 @@ def replica_seconds_floor(trace: Trace, wait_limit_s: float) -> float:
     if trace.startup_s > wait_limit_s:
         return warm_seconds_needed(trace)
     return 0.0
+
+
+def held_at_minimum(trace: Trace, replica_seconds: float) -> bool:
+    """Did a policy that paid `replica_seconds` keep `minReplicas` and nothing more, all along?
+    No policy can go below that pool, so one that pays no more keeps exactly that pool too, and
+    its tasks wait exactly as long."""
+    return replica_seconds <= trace.min_replicas * trace.duration_s * (1 + 1e-9)
