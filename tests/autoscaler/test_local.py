@@ -153,3 +153,27 @@ def test_workers_all_running_long_tasks_are_kept(own_redis: redis.Redis) -> None
             assert Reason.BUSY_REPLICAS in reasons
         else:
             assert workers.stopped == ["worker3"]
+
+
+def test_a_scale_down_held_for_busy_workers_reuses_a_recent_answer(own_redis: redis.Redis) -> None:
+    """Held poll after poll by long tasks, the scaler asks Celery once per `ANSWER_REUSE_S`,
+    not at every poll (each ask is a broadcast every worker answers)."""
+    workers = FakeWorkers()
+    asked: list[float] = []
+
+    def running_by_node() -> dict[str, int]:
+        asked.append(1)
+        return dict.fromkeys(("worker1@laptop", "worker2@laptop", "worker3@laptop"), 1)
+
+    autoscaler = scaler(own_redis, workers, running_by_node)
+    own_redis.rpush("default", *[b"task"] * 6)
+    autoscaler.step(now=0)
+    own_redis.delete("default")
+    for task in ("t1", "t2", "t3"):
+        own_redis.hset("unacked", task, json.dumps([{}, "default", "default"]))
+        own_redis.zadd("unacked_index", {task: time.time() - 60})
+    reasons = [autoscaler.step(now=t).reason for t in range(2, 62, 2)]
+    held = reasons.count(Reason.BUSY_REPLICAS)
+    assert held == 26  # from 10 s on, once the tasks are known to be long
+    assert workers.stopped == []
+    assert len(asked) == 6  # at 10, 20, 30, 40, 50 and 60 s

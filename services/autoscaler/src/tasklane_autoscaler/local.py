@@ -3,7 +3,8 @@
 The local stack runner owns the processes; this class only decides and calls back through
 `WorkerProcesses`. As in the operator, a scale-down stops the workers that run nothing first:
 which those are is asked of Celery (`inspect active`) only when a scale-down is on the table,
-and the policy decides again knowing how many there are.
+and the policy decides again knowing how many there are. An answer up to `ANSWER_REUSE_S` old
+may hold a scale-down; one that goes ahead asks again.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from kombu.exceptions import OperationalError
 
 from tasklane_autoscaler.observe import read_queues
 from tasklane_autoscaler.policy import Decision, Observation, PolicyState, ScalingSpec, decide
+from tasklane_autoscaler.worker_load import ANSWER_REUSE_S, LastAnswer
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +76,7 @@ class LocalScaler:
         self.running_by_node = running_by_node
         self.poll_interval_s = poll_interval_s
         self.state = PolicyState()
+        self.last_answer = LastAnswer()
 
     def step(self, now: float | None = None) -> Decision:
         """Read the backlog once, decide, and start or stop workers to match."""
@@ -91,10 +94,13 @@ class LocalScaler:
         decision = decide(observation, self.spec, self.state)
         running: dict[str, int] = {}
         if decision.desired < current and self.running_by_node is not None:
-            running = running_by_name(names, self.running_by_node())
-            idle = sum(1 for count in running.values() if count == 0)
-            knowing = dataclasses.replace(observation, idle_replicas=idle)
-            decision = decide(knowing, self.spec, self.state)
+            # As in the operator: a recent answer may hold the scale-down (long tasks hold it
+            # poll after poll), one that goes ahead is decided on a fresh answer.
+            running, asked_now = self._running(names, now, ANSWER_REUSE_S)
+            decision = self._decide_knowing_idle(observation, running)
+            if decision.desired < current and not asked_now:
+                running, _asked_now = self._running(names, now, 0.0)
+                decision = self._decide_knowing_idle(observation, running)
         self.state = decision.state
         for _ in range(decision.desired - current):
             self.workers.start()
@@ -110,6 +116,26 @@ class LocalScaler:
                 reading.reserved,
             )
         return decision
+
+    def _running(
+        self, names: Sequence[str], now: float, max_age_s: float
+    ) -> tuple[dict[str, int], bool]:
+        """Running tasks per worker: Celery's last answer if younger than `max_age_s`, else a
+        new one; and whether it was asked for now."""
+        assert self.running_by_node is not None
+        answer = self.last_answer.within(now, max_age_s)
+        asked_now = answer is None
+        if answer is None:
+            answer = dict(self.running_by_node())
+            self.last_answer.remember(now, answer)
+        return running_by_name(names, answer), asked_now
+
+    def _decide_knowing_idle(
+        self, observation: Observation, running: Mapping[str, int]
+    ) -> Decision:
+        idle = sum(1 for count in running.values() if count == 0)
+        knowing = dataclasses.replace(observation, idle_replicas=idle)
+        return decide(knowing, self.spec, self.state)
 
     def run(self, stop: threading.Event) -> None:
         """Step every poll interval until `stop` is set; a broker hiccup skips one step (and a

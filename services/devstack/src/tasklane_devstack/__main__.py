@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -41,8 +41,9 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
     raise Stop(signal.Signals(signum).name)
 
 
-def start_local_autoscaler(settings: Settings, workers: WorkerPool) -> threading.Event:
-    """The operator's policy, driving local worker processes instead of a Deployment."""
+def start_local_autoscaler(settings: Settings, workers: WorkerPool) -> Callable[[], None]:
+    """The operator's policy, driving local worker processes instead of a Deployment. Returns
+    what stops it: the loop ends its step, then its broker connections close."""
     spec = ScalingSpec(
         concurrency=settings.worker_concurrency,
         min_replicas=1,
@@ -52,16 +53,25 @@ def start_local_autoscaler(settings: Settings, workers: WorkerPool) -> threading
     )
     # Which workers run nothing is asked of Celery, so a scale-down stops an idle one first.
     app = create_celery_app(settings, main="tasklane-local-autoscaler")
+    client = redis.Redis.from_url(settings.broker_url)
     scaler = LocalScaler(
-        redis.Redis.from_url(settings.broker_url),
+        client,
         settings.worker_queues or ALL_QUEUES,
         spec,
         workers,
         running_by_node=lambda: running_tasks_by_worker(app, INSPECT_TIMEOUT_S),
     )
-    _thread, stop = scaler.start_in_thread()
+    thread, stop = scaler.start_in_thread()
     print(f"autoscaling workers between 1 and {spec.max_replicas} on the backlog", flush=True)
-    return stop
+
+    def stop_scaling() -> None:
+        stop.set()
+        # A step under way may be waiting on Celery's inspect replies: let it end first.
+        thread.join(timeout=scaler.poll_interval_s + INSPECT_TIMEOUT_S + 5)
+        app.close()
+        client.close()
+
+    return stop_scaling
 
 
 def start_exporter(supervisor: Supervisor, settings: Settings) -> str:
@@ -91,7 +101,7 @@ def main() -> int:
     configure_logging(settings)
     redis_server = None
     supervisor: Supervisor | None = None
-    stop_scaling: threading.Event | None = None
+    stop_scaling: Callable[[], None] | None = None
     try:
         if "TASKLANE_REDIS_URL" not in os.environ:
             port = DEFAULT_REDIS_PORT if port_is_free(DEFAULT_REDIS_PORT) else free_port()
@@ -140,7 +150,7 @@ def main() -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if stop_scaling is not None:
-            stop_scaling.set()
+            stop_scaling()
         if supervisor is not None:
             supervisor.stop_all()
         if redis_server is not None:
