@@ -5,7 +5,8 @@ Demand is what needs a worker slot: tasks reserved by workers plus the waiting t
 replicas will not reach within one replica startup (all of them once the queue has grown poll
 after poll beyond what chance moves it, or stood for a startup). Up is fast: the replicas demand
 needs, plus its growth over one startup, at once; a surge that recurs on a schedule finds its
-replicas asked for a startup ahead. Down is careful: to what covers the demand of the
+replicas asked for a startup ahead, and short spikes that keep coming at no fixed time find part
+of theirs held between them. Down is careful: to what covers the demand of the
 stabilisation window (its mean plus half a deviation: a replica short now and then costs a short
 wait, a replica held for every swing costs all the time), never below the replicas reserved
 tasks occupy, and when tasks outlast a startup only by removing replicas that run nothing (a
@@ -22,6 +23,8 @@ import math
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from tasklane_autoscaler.spikes import SpikeHistory, held_replicas
+from tasklane_autoscaler.spikes import track as track_spikes
 from tasklane_autoscaler.surges import (
     SurgeHistory,
     expected_replicas,
@@ -38,6 +41,7 @@ class Reason(StrEnum):
     BUSY_REPLICAS = "busy-replicas"  # long tasks: only replicas running nothing are removed
     IDLE_BEFORE_ZERO = "idle-before-zero"  # zero only after a longer idle spell
     SCHEDULED_SURGE = "scheduled-surge"  # a surge that recurs on a schedule is due
+    SPIKE_FLOOR = "spike-floor"  # short spikes keep coming: part of their replicas is held
     STEADY = "steady"  # the replicas there are match demand
     BOUNDS = "bounds"  # minReplicas/maxReplicas moved the answer
 
@@ -112,6 +116,7 @@ class PolicyState:
     last_regret: float | None = None
     observing_since: float | None = None  # no scale-down before a whole window was watched
     surges: SurgeHistory = field(default_factory=SurgeHistory)
+    spikes: SpikeHistory = field(default_factory=SpikeHistory)
 
 
 @dataclass(frozen=True)
@@ -378,6 +383,12 @@ def kept_safe(
 
 def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None) -> Decision:
     state = state or PolicyState()
+    # Short spikes keep coming: part of their replicas is held between them, as a raised
+    # minimum (reported as its own reason).
+    user_min = spec.min_replicas
+    held = min(held_replicas(state.spikes, obs.time), spec.max_replicas)
+    if held > user_min:
+        spec = replace(spec, min_replicas=held)
     demand = obs.waiting + obs.reserved
     if obs.waiting == 0:
         backlog_since = None
@@ -432,6 +443,9 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
         idle_for=obs.time - busy_until if busy_until is not None else math.inf,
         removable=removable_replicas(obs, spec, task_seconds),
     )
+    held_for_spikes = desired == spec.min_replicas > max(user_min, wanted)
+    if held_for_spikes and reason in (Reason.BOUNDS, Reason.STEADY):
+        reason = Reason.SPIKE_FLOOR
 
     keep_after = obs.time - max(spec.max_stabilization_s, window, span)
     sample = Sample(
@@ -453,5 +467,12 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
         last_regret=obs.time if regretted else state.last_regret,
         observing_since=observing_since,
         surges=surges,
+        spikes=track_spikes(
+            state.spikes,
+            obs.time,
+            load=(obs.waiting + staying_reserved) / spec.replica_demand,
+            busy=staying_reserved / spec.concurrency,
+            startup_s=spec.startup_s,
+        ),
     )
     return Decision(desired=desired, reason=reason, demand=demand, window_s=window, state=new_state)
