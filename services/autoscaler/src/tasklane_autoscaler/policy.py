@@ -396,6 +396,9 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
         backlog_since = state.backlog_since if state.backlog_since is not None else obs.time
     busy_until = obs.time if demand > 0 else state.busy_until
     staying_reserved = max(0, obs.reserved - obs.reserved_on_leaving)
+    # Tasks that need a slot among the replicas that stay, and how many replicas' worth.
+    staying_demand = obs.waiting + staying_reserved
+    load = staying_demand / spec.replica_demand
 
     span = max(2 * spec.startup_s, 30.0)
     task_seconds = task_seconds_estimate(state.samples, obs.time, span)
@@ -405,9 +408,9 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
     surges = track(
         state.surges,
         obs.time,
-        demand=obs.waiting + staying_reserved,
+        demand=staying_demand,
         waiting=obs.waiting,
-        wanted=math.ceil((obs.waiting + staying_reserved) / spec.replica_demand),
+        wanted=math.ceil(load),
         jump=4 * spec.concurrency,
     )
     scheduled = min(spec.max_replicas, expected_replicas(surges, obs.time, spec.startup_s))
@@ -470,7 +473,7 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
         spikes=track_spikes(
             state.spikes,
             obs.time,
-            load=(obs.waiting + staying_reserved) / spec.replica_demand,
+            load=load,
             busy=staying_reserved / spec.concurrency,
             startup_s=spec.startup_s,
         ),
