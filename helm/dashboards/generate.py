@@ -425,9 +425,11 @@ AUTOSCALING = Dashboard(
                 ),
                 Panel(
                     "Decisions by reason",
-                    "Why the operator chose its replicas (backlog, idle, stabilizing, bounds, "
-                    "...). Tasks waiting while current replicas are at the maximum for 15 minutes "
-                    "fires TasklaneAutoscalerPinnedAtMax.",
+                    "Why the operator chose its replicas: backlog, idle, stabilizing, "
+                    "running-tasks, busy-replicas, idle-before-zero, scheduled-surge, spike-floor, "
+                    "steady or bounds (the autoscaler README says what each means). Tasks waiting "
+                    "while current replicas are at the maximum for 15 minutes fires "
+                    "TasklaneAutoscalerPinnedAtMax.",
                     (
                         q(
                             "sum by (autoscaler, reason) "

@@ -11,6 +11,7 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 
+from tasklane_autoscaler.policy import Reason
 from tasklane_autoscaler.spec import GROUP, PLURAL, VERSION, parse_spec
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +51,13 @@ def test_printer_columns_point_at_status_fields() -> None:
         path = column["jsonPath"]
         if path.startswith(".status."):
             assert path.removeprefix(".status.") in status_fields
+
+
+def test_the_status_reason_names_every_reason_the_policy_gives() -> None:
+    status = schema()["properties"]["status"]["properties"]
+    described = status["reason"]["description"].removeprefix("Why, in one word:")
+    named = {word.strip(" .") for word in described.replace(" or ", ",").split(",")}
+    assert named == {reason.value for reason in Reason}
 
 
 def test_example_is_accepted_and_parsed() -> None:

@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from tasklane_autoscaler.observe import read_queues
+from tasklane_autoscaler.task_ages import finished_since
 from tasklane_devstack.redis_server import RedisServer
 
 
@@ -48,3 +49,23 @@ def test_nothing_reserved_has_no_age(client: redis.Redis) -> None:
     client.rpush("default", "a")
     reading = read_queues(client, ["default"])
     assert (reading.waiting, reading.reserved, reading.running_mean_age_s) == (1, 0, None)
+
+
+def test_the_tags_that_left_unacked_are_the_tasks_finished_since_the_last_poll(
+    client: redis.Redis,
+) -> None:
+    now = time.time()
+    for tag in ("t1", "t2", "t3"):
+        reserve(client, tag, "default", now)
+    reserve(client, "t9", "email", now)  # another pool's task
+    first = read_queues(client, ["default"])
+    assert first.reserved_tags == {"t1", "t2", "t3"}
+    assert finished_since(None, first.reserved_tags) is None  # nothing to compare with yet
+
+    # kombu acknowledges by removing the tag from both; a new task was reserved meanwhile.
+    for tag in ("t1", "t9"):
+        client.hdel("unacked", tag)
+        client.zrem("unacked_index", tag)
+    reserve(client, "t4", "default", now)
+    second = read_queues(client, ["default"])
+    assert finished_since(first.reserved_tags, second.reserved_tags) == 1

@@ -16,6 +16,7 @@ from tasklane_autoscaler.policy import (
     decide,
     demand_growth_per_s,
     running_floor,
+    task_seconds_from_finishing,
 )
 
 SPEC = ScalingSpec(
@@ -327,3 +328,85 @@ def test_short_tasks_may_remove_busy_replicas() -> None:
         state = decide(Observation(t, 0, 12, 6, running_mean_age_s=1.0), SPEC, state).state
     obs = Observation(100, 0, 12, 6, running_mean_age_s=1.0, idle_replicas=0)
     assert decide(obs, SPEC, state).desired == 3
+
+
+def watched(
+    reserved: int, finished_per_poll: int, polls: int, every_s: float = 5.0
+) -> tuple[Sample, ...]:
+    return tuple(
+        Sample(t * every_s, reserved, None, reserved=reserved, finished=finished_per_poll)
+        for t in range(polls)
+    )
+
+
+def test_task_length_from_how_fast_reserved_tasks_finish() -> None:
+    # 12 tasks watched, one finishing every 5 s poll: 12 x 5 / 1 = a minute each.
+    samples = watched(12, 1, polls=10)
+    assert task_seconds_from_finishing(samples, 50, 12, 1, span=300) == pytest.approx(60)
+    # Tasks shorter than a poll all finish within one: they read as about a poll long.
+    samples = watched(12, 12, polls=10)
+    assert task_seconds_from_finishing(samples, 50, 12, 12, span=300) == pytest.approx(5)
+    # Too few finishes (or none known) to say.
+    assert task_seconds_from_finishing(watched(12, 1, polls=2), 10, 12, 1, span=300) is None
+    assert task_seconds_from_finishing(watched(12, 1, polls=10), 50, 12, None, span=15) is None
+
+
+def slow_finishing_history(replicas: int, waiting: int) -> PolicyState:
+    """A window of 24 tasks reserved on 6 ready replicas, one finishing every 5 s: tasks of two
+    minutes, longer than the 20 s startup. The running ages say the same."""
+    state = PolicyState()
+    for t in range(0, 100, 5):
+        obs = Observation(t, waiting, 24, replicas, running_mean_age_s=60.0, finished_of_reserved=1)
+        state = decide(obs, SPEC, state).state
+    return state
+
+
+@pytest.mark.parametrize(
+    ("waiting", "desired"),
+    [
+        # 0.3 x 24 ready slots: up to 7.2 waiting tasks are left to them.
+        pytest.param(7, 6, id="short-queue-left-to-the-ready"),
+        pytest.param(15, 8, id="beyond-it-new-replicas"),
+    ],
+)
+def test_tasks_that_outlast_a_startup_keep_a_short_standing_queue(
+    waiting: int, desired: int
+) -> None:
+    state = slow_finishing_history(replicas=6, waiting=waiting)
+    obs = Observation(100, waiting, 24, 6, ready=6, running_mean_age_s=60.0, finished_of_reserved=1)
+    assert decide(obs, SPEC, state).desired == desired
+    # Without knowing how fast tasks finish, a queue that stood for a startup counts whole.
+    unknown = replace(obs, finished_of_reserved=None)
+    assert decide(unknown, SPEC, long_task_history(replicas=6)).desired > desired
+
+
+def test_tasks_that_outlast_a_startup_let_busy_replicas_go() -> None:
+    # 12 tasks on 6 replicas, none idle, no queue: covered by 3; the standing queue would refill
+    # any slot freed, so the least busy replicas go instead of holding out for idle ones.
+    state = PolicyState()
+    for t in range(0, 100, 5):
+        obs = Observation(t, 0, 12, 6, running_mean_age_s=60.0, finished_of_reserved=1)
+        state = decide(obs, SPEC, state).state
+    obs = Observation(
+        100, 0, 12, 6, running_mean_age_s=60.0, idle_replicas=0, finished_of_reserved=1
+    )
+    assert (decide(obs, SPEC, state).desired, decide(obs, SPEC, state).reason) == (
+        3,
+        Reason.SCALE_DOWN,
+    )
+
+
+@pytest.mark.parametrize(("finished", "desired"), [(1, 3), (None, 4)])
+def test_a_standing_queue_takes_the_swing_so_the_window_is_covered_at_its_mean(
+    finished: int | None, desired: int
+) -> None:
+    # Reserved tasks swing between 8 and 16 (mean 12, deviation 4). Finishing one per 5 s poll,
+    # they run a minute: the queue left to the ready replicas takes the swing and 12 tasks
+    # need 3 replicas. Not knowing that, the window is covered at 12 + 4 / 2: 4 replicas.
+    state = PolicyState()
+    for t in range(0, 100, 5):
+        reserved = 8 if t % 10 else 16
+        obs = Observation(t, 0, reserved, 6, running_mean_age_s=1.0, finished_of_reserved=finished)
+        state = decide(obs, SPEC, state).state
+    obs = Observation(100, 0, 12, 6, running_mean_age_s=1.0, finished_of_reserved=finished)
+    assert decide(obs, SPEC, state).desired == desired

@@ -30,6 +30,7 @@ from tasklane_autoscaler.metrics import AutoscalerMetrics
 from tasklane_autoscaler.observe import QueueReading, read_queues
 from tasklane_autoscaler.policy import Decision, Observation, PolicyState, ScalingSpec, decide
 from tasklane_autoscaler.spec import GROUP, PLURAL, VERSION, parse_spec
+from tasklane_autoscaler.task_ages import finished_since
 from tasklane_autoscaler.worker_load import ANSWER_REUSE_S, LastAnswer, running_tasks_by_worker
 from tasklane_contract import Settings
 from tasklane_contract.celery_config import create_celery_app
@@ -146,7 +147,9 @@ async def autoscale(
         ready=ready,
         running_mean_age_s=reading.running_mean_age_s,
         reserved_on_leaving=on_leaving,
+        finished_of_reserved=finished_since(memo.get("reserved_tags"), reading.reserved_tags),
     )
+    memo.reserved_tags = reading.reserved_tags
     state = memo.get("policy_state")
     decision = decide(observation, config.scaling, state)
     running: dict[str, int] | None = None

@@ -21,6 +21,7 @@ from kombu.exceptions import OperationalError
 
 from tasklane_autoscaler.observe import read_queues
 from tasklane_autoscaler.policy import Decision, Observation, PolicyState, ScalingSpec, decide
+from tasklane_autoscaler.task_ages import finished_since
 from tasklane_autoscaler.worker_load import ANSWER_REUSE_S, LastAnswer
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class LocalScaler:
         self.poll_interval_s = poll_interval_s
         self.state = PolicyState()
         self.last_answer = LastAnswer()
+        self.reserved_tags: frozenset[str] | None = None  # at the last poll
 
     def step(self, now: float | None = None) -> Decision:
         """Read the backlog once, decide, and start or stop workers to match."""
@@ -90,7 +92,9 @@ class LocalScaler:
             reserved=reading.reserved,
             replicas=current,
             running_mean_age_s=reading.running_mean_age_s,
+            finished_of_reserved=finished_since(self.reserved_tags, reading.reserved_tags),
         )
+        self.reserved_tags = reading.reserved_tags
         decision = decide(observation, self.spec, self.state)
         running: dict[str, int] = {}
         if decision.desired < current and self.running_by_node is not None:

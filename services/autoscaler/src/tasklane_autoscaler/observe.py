@@ -1,5 +1,6 @@
 """One look at a WorkerAutoscaler's queues: backlog as the contract counts it, plus the mean age
-of the reserved tasks, in one Redis round trip that reads the `unacked` hash once. Blocking
+and the delivery tags of the reserved tasks, in one Redis round trip that reads the `unacked`
+hash once. Blocking
 Redis calls; the operator runs this in a thread."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 
 import redis
 
-from tasklane_autoscaler.task_ages import UNACKED_INDEX_KEY, mean_running_age
+from tasklane_autoscaler.task_ages import UNACKED_INDEX_KEY, mean_running_age, reserved_tags
 from tasklane_contract.backlog import (
     UNACKED_KEY,
     Backlog,
@@ -24,6 +25,7 @@ from tasklane_contract.backlog import (
 class QueueReading:
     backlogs: dict[str, Backlog]
     running_mean_age_s: float | None
+    reserved_tags: frozenset[str] = frozenset()  # to tell, at the next poll, which finished
 
     @property
     def waiting(self) -> int:
@@ -44,4 +46,6 @@ def read_queues(client: redis.Redis, queues: Sequence[str]) -> QueueReading:
         queues, dict(zip(keys, lengths, strict=True)), count_reserved(unacked.values())
     )
     age = mean_running_age(unacked, delivered_at, queues, now=time.time())
-    return QueueReading(backlogs=backlogs, running_mean_age_s=age)
+    return QueueReading(
+        backlogs=backlogs, running_mean_age_s=age, reserved_tags=reserved_tags(unacked, queues)
+    )

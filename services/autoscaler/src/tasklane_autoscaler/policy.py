@@ -9,11 +9,15 @@ replicas asked for a startup ahead, and short spikes that keep coming at no fixe
 of theirs held between them. Down is careful: to what covers the demand of the
 stabilisation window (its mean plus half a deviation: a replica short now and then costs a short
 wait, a replica held for every swing costs all the time), never below the replicas reserved
-tasks occupy, and when tasks outlast a startup only by removing replicas that run nothing (a
-busy one is paid until its longest task ends while its free slots serve nothing); never to zero
-while anything is reserved or waiting, and to zero only after a longer idle spell (a cold start
-makes the next task wait a startup). The window adapts: when capacity had to come back soon
-after it was let go, it doubles; when that stops happening, it halves back.
+tasks occupy, and when running tasks look longer than a startup only by removing replicas that
+run nothing (a busy one is paid until its longest task ends while its free slots serve nothing).
+Tasks that also finish slower than a startup (the rate reserved tasks are acknowledged at says
+so, where the running ages of a heavy tail mislead) keep a short standing queue instead: 0.3 of a
+task per ready slot is left to the ready replicas, the window is covered at its mean and the
+least busy replicas may go, so every slot stays busy, as under KEDA, for a third of its queue.
+Never to zero while anything is reserved or waiting, and to zero only after a longer idle spell
+(a cold start makes the next task wait a startup). The window adapts: when capacity had to come
+back soon after it was let go, it doubles; when that stops happening, it halves back.
 """
 
 from __future__ import annotations
@@ -95,6 +99,8 @@ class Observation:
     reserved_on_leaving: int = 0  # of `reserved`, held by replicas already being removed
     # Of `replicas`, those running no task (idle or not ready yet); None: not known.
     idle_replicas: int | None = None
+    # Of the tasks reserved at the previous observation, those acknowledged since; None: not known.
+    finished_of_reserved: int | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,8 @@ class Sample:
     running_age_s: float | None
     in_surge: bool = False  # taken while a surge was under way
     waiting: int = 0  # tasks in the queue's lists
+    reserved: int = 0
+    finished: int | None = None  # of the previous sample's reserved tasks, acknowledged since
 
 
 @dataclass(frozen=True)
@@ -187,6 +195,45 @@ def task_seconds_estimate(samples: tuple[Sample, ...], now: float, span: float) 
     return 2 * sum(ages) / len(ages)
 
 
+FEWEST_FINISHED = 4  # finishes a throughput estimate of the task length needs
+# Tasks that outlast a startup: waiting tasks up to this many per ready slot are left to the
+# ready replicas. KEDA, sizing on the queue alone, keeps about one waiting task per slot, so every
+# slot stays busy and a task waits about one task length; this keeps them busy with under a third
+# of that queue. Half a task per slot made six held-out random workloads wait too long (the
+# autoscaler README has the figures).
+LEFT_PER_READY_SLOT = 0.3
+
+
+def task_seconds_from_finishing(
+    samples: tuple[Sample, ...], now: float, reserved: int, finished: int | None, span: float
+) -> float | None:
+    """Mean task length from how fast reserved tasks finish (Little's law): N tasks watched
+    for T seconds of which F finish run N T / F seconds on average. Unlike the running ages,
+    which a few long tasks of a heavy tail dominate, this counts every task that outlasts a
+    poll; shorter ones all finish within one and read as about a poll long (None before
+    FEWEST_FINISHED were seen in the last `span` seconds)."""
+    points = [(s.time, s.reserved, s.finished) for s in samples if s.time > now - span]
+    points.append((now, reserved, finished))
+    watched = 0.0
+    finishes = 0
+    for (before, tasks, _), (at, _, done) in itertools.pairwise(points):
+        if done is None:
+            continue
+        watched += (at - before) * tasks
+        finishes += done
+    if finishes < FEWEST_FINISHED:
+        return None
+    return watched / finishes
+
+
+def queue_beyond_ready(obs: Observation, spec: ScalingSpec) -> float:
+    """Waiting tasks beyond the short standing queue left to the ready replicas when tasks
+    outlast a startup: a slot that frees takes the next at once, and no replica is paid to wait
+    for a task."""
+    ready = obs.replicas if obs.ready is None else obs.ready
+    return max(0.0, obs.waiting - LEFT_PER_READY_SLOT * ready * spec.concurrency)
+
+
 def unreached_backlog(obs: Observation, spec: ScalingSpec, task_seconds: float | None) -> float:
     """Waiting tasks the replicas already ready will not start within one startup: only those
     are worth new replicas, which would arrive no sooner."""
@@ -197,21 +244,29 @@ def unreached_backlog(obs: Observation, spec: ScalingSpec, task_seconds: float |
     return max(0.0, obs.waiting - reached)
 
 
-def covering_replicas(demands: list[float], spec: ScalingSpec) -> int:
+def covering_replicas(demands: list[float], spec: ScalingSpec, deviations: float = 0.5) -> int:
     """Replicas for the demand of a window: its mean plus half a standard deviation. Most of
     the load's swing is covered; the rest is met by scaling up when a backlog forms, since
     capacity held for every swing is paid all the time (and reserved tasks keep their replicas
     through the running floor anyway). A full deviation cost 5-10 % more replica-seconds on
-    noisy loads; none at all doubled the scale events of a slow wave."""
+    noisy loads; none at all doubled the scale events of a slow wave. Where a standing queue
+    takes the swing (tasks that outlast a startup), the mean alone (`deviations` 0)."""
     mean = sum(demands) / len(demands)
     spread = math.sqrt(sum((d - mean) ** 2 for d in demands) / len(demands))
-    return math.ceil((mean + spread / 2) / spec.replica_demand)
+    return math.ceil((mean + deviations * spread) / spec.replica_demand)
 
 
-def removable_replicas(obs: Observation, spec: ScalingSpec, task_seconds: float | None) -> int:
-    """How many replicas a scale-down may take. When tasks outlast a replica startup, a busy
-    replica asked to leave keeps being paid until its longest task ends while its other slots
-    serve nothing, and replacing it costs a startup: only replicas that run nothing go."""
+def removable_replicas(
+    obs: Observation, spec: ScalingSpec, task_seconds: float | None, outlasting: bool
+) -> int:
+    """How many replicas a scale-down may take. When running tasks look longer than a replica
+    startup, a busy replica asked to leave keeps being paid until its longest task ends while
+    its other slots serve nothing, and replacing it costs a startup: only replicas that run
+    nothing go. Not when tasks finish slower than a startup (`outlasting`): the standing queue
+    left to the ready replicas refills every free slot at once, so none is ever idle, and the
+    least busy (pod-deletion-cost) go."""
+    if outlasting:
+        return obs.replicas
     if obs.idle_replicas is None or task_seconds is None or task_seconds <= spec.startup_s:
         return obs.replicas
     return obs.idle_replicas
@@ -280,6 +335,7 @@ def needing_slots(
     task_seconds: float | None,
     backlog_since: float | None,
     recent: tuple[Sample, ...],
+    outlasting: bool,
 ) -> float:
     """Reserved tasks that stay plus the backlog worth new replicas."""
     # Tasks on replicas already leaving finish there: they need no slot among those that stay.
@@ -294,6 +350,8 @@ def needing_slots(
     standing = standing or (obs.waiting > 0 and mostly_waiting(recent, obs.time, spec.startup_s))
     whole = standing or rising(obs, spec, task_seconds, recent)
     backlog = float(obs.waiting) if whole else unreached_backlog(obs, spec, task_seconds)
+    if outlasting:
+        backlog = queue_beyond_ready(obs, spec)
     return staying_reserved + backlog
 
 
@@ -402,7 +460,16 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
 
     span = max(2 * spec.startup_s, 30.0)
     task_seconds = task_seconds_estimate(state.samples, obs.time, span)
-    needing = needing_slots(obs, spec, task_seconds, backlog_since, state.samples)
+    # How long tasks run, from how fast they finish: what decides if a standing queue is kept.
+    task_length = task_seconds_from_finishing(
+        state.samples,
+        obs.time,
+        obs.reserved,
+        obs.finished_of_reserved,
+        span=max(spec.max_stabilization_s, span),
+    )
+    outlasting = task_length is not None and task_length > spec.startup_s
+    needing = needing_slots(obs, spec, task_seconds, backlog_since, state.samples, outlasting)
     wanted = wanted_replicas(obs, spec, state, needing, backlog_since)
     bounded_wanted = max(spec.min_replicas, min(spec.max_replicas, wanted))
     surges = track(
@@ -427,7 +494,10 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
         for s in state.samples
         if s.time > obs.time - window and not (forget_surge and s.in_surge)
     ]
-    window_peak = max(bounded_wanted, covering_replicas([*window_demand, needing], spec))
+    covering = covering_replicas(
+        [*window_demand, needing], spec, deviations=0.0 if outlasting else 0.5
+    )
+    window_peak = max(bounded_wanted, covering)
     observing_since = state.observing_since if state.observing_since is not None else obs.time
 
     desired, reason = kept_safe(
@@ -444,7 +514,7 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
         scheduled,
         floor=running_floor(staying_reserved, obs.waiting, spec.concurrency),
         idle_for=obs.time - busy_until if busy_until is not None else math.inf,
-        removable=removable_replicas(obs, spec, task_seconds),
+        removable=removable_replicas(obs, spec, task_seconds, outlasting),
     )
     held_for_spikes = desired == spec.min_replicas > max(user_min, wanted)
     if held_for_spikes and reason in (Reason.BOUNDS, Reason.STEADY):
@@ -457,6 +527,8 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
         obs.running_mean_age_s if obs.reserved else None,
         in_surge=surges.under_way,
         waiting=obs.waiting,
+        reserved=obs.reserved,
+        finished=obs.finished_of_reserved,
     )
     new_state = replace(
         state,

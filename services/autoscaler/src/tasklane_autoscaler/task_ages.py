@@ -1,8 +1,9 @@
-"""How long the reserved tasks of some queues have been running.
+"""How long the reserved tasks of some queues have been running, and which have finished.
 
 kombu's Redis transport keeps, beside the `unacked` hash (delivery tag -> message), the sorted
 set `unacked_index` (delivery tag -> delivery time, Unix seconds). Their mean age is what the
-policy turns into a task-duration estimate.
+policy turns into a task-duration estimate; the tags that left the hash between two polls are
+the tasks acknowledged meanwhile, which the policy turns into another, by throughput.
 """
 
 from __future__ import annotations
@@ -30,6 +31,25 @@ def mean_running_age(
         if reserved_queue(payload) in wanted and tag in delivered
     ]
     return sum(ages) / len(ages) if ages else None
+
+
+def reserved_tags(
+    unacked: Mapping[bytes | str, bytes | str], queues: Iterable[str]
+) -> frozenset[str]:
+    """The delivery tags of the tasks reserved from `queues`."""
+    wanted = set(queues)
+    return frozenset(
+        _text(tag) for tag, payload in unacked.items() if reserved_queue(payload) in wanted
+    )
+
+
+def finished_since(before: frozenset[str] | None, now: frozenset[str]) -> int | None:
+    """How many of the tasks reserved at the previous poll were acknowledged since (their tag
+    left `unacked`); None on the first poll. A task a dead worker's visibility timeout put back
+    counts too: it left its slot."""
+    if before is None:
+        return None
+    return len(before - now)
 
 
 def _text(value: bytes | str) -> str:

@@ -48,6 +48,7 @@ class TasklaneController:
             running_mean_age_s=view.running_mean_age_s,
             reserved_on_leaving=view.running_on_leaving,
             idle_replicas=view.idle,
+            finished_of_reserved=view.finished_of_seen,
         )
         decision = decide(observation, self.spec, self.state)
         self.state = decision.state

@@ -42,6 +42,9 @@ class ClusterView:
     replicas: int  # requested and not being removed: the Deployment's spec.replicas
     ready: int  # of those, taking tasks
     idle: int  # of those, running no task (idle or not ready yet)
+    # Of the tasks running at the previous view, those that have finished since (the delivery
+    # tags that left `unacked` between two polls).
+    finished_of_seen: int = 0
 
 
 class Controller(Protocol):
@@ -101,6 +104,8 @@ class Simulation:
         self.completed = 0
         self.running = 0
         self.running_start_sum = 0.0  # sum of the running tasks' start times, for their mean age
+        self.last_view_s = -math.inf
+        self.finished_of_seen = 0  # tasks running at the last view that have finished since
         self.scale_events = 0
         self.max_replicas = 0
         self.timeline: list[tuple[float, int]] = []
@@ -191,6 +196,7 @@ class Simulation:
             ready=sum(1 for r in active if r.ready_s <= now),
             running_on_leaving=sum(r.running for r in self.replicas if r.removing and r.running),
             idle=sum(1 for r in active if r.running == 0),
+            finished_of_seen=self.finished_of_seen,
         )
 
     # --- the loop ----------------------------------------------------------------------
@@ -220,6 +226,8 @@ class Simulation:
                 if self.running == 0:
                     self.running_start_sum = 0.0  # no rounding drift carried into the next burst
                 self.completed += 1
+                if started <= self.last_view_s:
+                    self.finished_of_seen += 1
                 if replica.active:
                     self._free_slot(now, replica)
                 elif replica.running == 0:
@@ -230,7 +238,9 @@ class Simulation:
                     for _ in range(self.trace.concurrency):
                         self._free_slot(now, replica)
             else:
-                target, next_tick = self.controller.tick(self.view(now))
+                view = self.view(now)
+                self.last_view_s, self.finished_of_seen = now, 0
+                target, next_tick = self.controller.tick(view)
                 if target is not None:
                     self._scale_to(now, target)
                 self._push(max(next_tick, now + 1e-9), _TICK, 0)
