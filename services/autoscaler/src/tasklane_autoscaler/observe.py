@@ -1,7 +1,6 @@
-"""One look at a WorkerAutoscaler's queues: backlog as the contract counts it, plus the mean age
-and the delivery tags of the reserved tasks, in one Redis round trip that reads the `unacked`
-hash once. Blocking
-Redis calls; the operator runs this in a thread."""
+"""One look at a WorkerAutoscaler's queues: backlog as the contract counts it, plus the delivery
+tags and mean age of the reserved tasks, in one Redis round trip that reads the `unacked` hash
+once. Blocking Redis calls; the operator runs this in a thread."""
 
 from __future__ import annotations
 
@@ -45,7 +44,6 @@ def read_queues(client: redis.Redis, queues: Sequence[str]) -> QueueReading:
     backlogs = combine(
         queues, dict(zip(keys, lengths, strict=True)), count_reserved(unacked.values())
     )
-    age = mean_running_age(unacked, delivered_at, queues, now=time.time())
-    return QueueReading(
-        backlogs=backlogs, running_mean_age_s=age, reserved_tags=reserved_tags(unacked, queues)
-    )
+    tags = reserved_tags(unacked, queues)
+    age = mean_running_age(tags, delivered_at, now=time.time())
+    return QueueReading(backlogs=backlogs, running_mean_age_s=age, reserved_tags=tags)

@@ -16,20 +16,12 @@ UNACKED_INDEX_KEY = "unacked_index"
 
 
 def mean_running_age(
-    unacked: Mapping[bytes | str, bytes | str],
-    delivered_at: Iterable[tuple[bytes | str, float]],
-    queues: Iterable[str],
-    now: float,
+    tags: frozenset[str], delivered_at: Iterable[tuple[bytes | str, float]], now: float
 ) -> float | None:
-    """Mean seconds since delivery of the tasks reserved from `queues` (None if none), from the
-    `unacked` hash and the `unacked_index` entries as Redis returned them."""
-    wanted = set(queues)
+    """Mean seconds since delivery of the reserved tasks with these delivery tags (None if
+    none), from the `unacked_index` entries as Redis returned them."""
     delivered = {_text(tag): float(score) for tag, score in delivered_at}
-    ages = [
-        now - delivered[tag]
-        for tag, payload in ((_text(t), p) for t, p in unacked.items())
-        if reserved_queue(payload) in wanted and tag in delivered
-    ]
+    ages = [now - delivered[tag] for tag in tags if tag in delivered]
     return sum(ages) / len(ages) if ages else None
 
 
