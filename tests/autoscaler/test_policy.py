@@ -351,33 +351,35 @@ def test_task_length_from_how_fast_reserved_tasks_finish() -> None:
     assert task_seconds_from_finishing(watched(12, 1, polls=10), 50, 12, None, span=15) is None
 
 
-def slow_finishing_history(replicas: int, waiting: int) -> PolicyState:
+def slow_finishing_history(replicas: int, waiting: int, finished: int | None = 1) -> PolicyState:
     """A window of 24 tasks reserved on 6 ready replicas, one finishing every 5 s: tasks of two
-    minutes, longer than the 20 s startup. The running ages say the same."""
+    minutes, longer than the 20 s startup (`finished` None: how fast they finish is not known).
+    The running ages say the same."""
     state = PolicyState()
     for t in range(0, 100, 5):
-        obs = Observation(t, waiting, 24, replicas, running_mean_age_s=60.0, finished_of_reserved=1)
+        obs = Observation(
+            t, waiting, 24, replicas, running_mean_age_s=60.0, finished_of_reserved=finished
+        )
         state = decide(obs, SPEC, state).state
     return state
 
 
 @pytest.mark.parametrize(
-    ("waiting", "desired"),
+    ("waiting", "desired", "unknown"),
     [
         # 0.3 x 24 ready slots: up to 7.2 waiting tasks are left to them.
-        pytest.param(7, 6, id="short-queue-left-to-the-ready"),
-        pytest.param(15, 8, id="beyond-it-new-replicas"),
+        pytest.param(7, 6, 8, id="short-queue-left-to-the-ready"),
+        pytest.param(15, 8, 10, id="beyond-it-new-replicas"),
     ],
 )
 def test_tasks_that_outlast_a_startup_keep_a_short_standing_queue(
-    waiting: int, desired: int
+    waiting: int, desired: int, unknown: int
 ) -> None:
-    state = slow_finishing_history(replicas=6, waiting=waiting)
     obs = Observation(100, waiting, 24, 6, ready=6, running_mean_age_s=60.0, finished_of_reserved=1)
-    assert decide(obs, SPEC, state).desired == desired
+    assert decide(obs, SPEC, slow_finishing_history(6, waiting)).desired == desired
     # Without knowing how fast tasks finish, a queue that stood for a startup counts whole.
-    unknown = replace(obs, finished_of_reserved=None)
-    assert decide(unknown, SPEC, long_task_history(replicas=6)).desired > desired
+    state = slow_finishing_history(6, waiting, finished=None)
+    assert decide(replace(obs, finished_of_reserved=None), SPEC, state).desired == unknown
 
 
 def test_tasks_that_outlast_a_startup_let_busy_replicas_go() -> None:
