@@ -244,7 +244,14 @@ def unreached_backlog(obs: Observation, spec: ScalingSpec, task_seconds: float |
     return max(0.0, obs.waiting - reached)
 
 
-def covering_replicas(demands: list[float], spec: ScalingSpec, deviations: float = 0.5) -> int:
+# Of the window's standard deviation of demand, how much the replicas left after a scale-down
+# cover on top of its mean (covering_replicas says why half).
+SWING_COVERED = 0.5
+
+
+def covering_replicas(
+    demands: list[float], spec: ScalingSpec, deviations: float = SWING_COVERED
+) -> int:
     """Replicas for the demand of a window: its mean plus half a standard deviation. Most of
     the load's swing is covered; the rest is met by scaling up when a backlog forms, since
     capacity held for every swing is paid all the time (and reserved tasks keep their replicas
@@ -340,6 +347,8 @@ def needing_slots(
     """Reserved tasks that stay plus the backlog worth new replicas."""
     # Tasks on replicas already leaving finish there: they need no slot among those that stay.
     staying_reserved = max(0, obs.reserved - obs.reserved_on_leaving)
+    if outlasting:
+        return staying_reserved + queue_beyond_ready(obs, spec)
     # The discount of the backlog is a bet that it drains within a startup. A backlog older
     # than that lost the bet (a standing queue), and so did one that grew at each of the last
     # two polls (tasks arrive faster than the ready replicas take them; one jump alone is a
@@ -350,8 +359,6 @@ def needing_slots(
     standing = standing or (obs.waiting > 0 and mostly_waiting(recent, obs.time, spec.startup_s))
     whole = standing or rising(obs, spec, task_seconds, recent)
     backlog = float(obs.waiting) if whole else unreached_backlog(obs, spec, task_seconds)
-    if outlasting:
-        backlog = queue_beyond_ready(obs, spec)
     return staying_reserved + backlog
 
 
@@ -495,7 +502,7 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
         if s.time > obs.time - window and not (forget_surge and s.in_surge)
     ]
     covering = covering_replicas(
-        [*window_demand, needing], spec, deviations=0.0 if outlasting else 0.5
+        [*window_demand, needing], spec, deviations=0.0 if outlasting else SWING_COVERED
     )
     window_peak = max(bounded_wanted, covering)
     observing_since = state.observing_since if state.observing_since is not None else obs.time
