@@ -5,19 +5,19 @@ once. Blocking Redis calls; the operator runs this in a thread."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import redis
 
-from tasklane_autoscaler.task_ages import UNACKED_INDEX_KEY, mean_running_age, reserved_tags
-from tasklane_contract.backlog import (
-    UNACKED_KEY,
-    Backlog,
-    combine,
-    count_reserved,
-    queue_lengths,
+from tasklane_autoscaler.task_ages import (
+    UNACKED_INDEX_KEY,
+    delivered_from,
+    mean_running_age,
+    reserved_tags,
 )
+from tasklane_contract.backlog import UNACKED_KEY, Backlog, combine, queue_lengths
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,8 @@ def read_queues(client: redis.Redis, queues: Sequence[str]) -> QueueReading:
     pipe.hgetall(UNACKED_KEY)
     pipe.zrange(UNACKED_INDEX_KEY, 0, -1, withscores=True)
     *lengths, unacked, delivered_at = pipe.execute()
-    backlogs = combine(
-        queues, dict(zip(keys, lengths, strict=True)), count_reserved(unacked.values())
-    )
-    tags = reserved_tags(unacked, queues)
+    queue_of = delivered_from(unacked)
+    backlogs = combine(queues, dict(zip(keys, lengths, strict=True)), Counter(queue_of.values()))
+    tags = reserved_tags(queue_of, queues)
     age = mean_running_age(tags, delivered_at, now=time.time())
     return QueueReading(backlogs=backlogs, running_mean_age_s=age, reserved_tags=tags)

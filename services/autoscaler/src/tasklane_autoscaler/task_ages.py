@@ -25,14 +25,21 @@ def mean_running_age(
     return sum(ages) / len(ages) if ages else None
 
 
-def reserved_tags(
-    unacked: Mapping[bytes | str, bytes | str], queues: Iterable[str]
-) -> frozenset[str]:
-    """The delivery tags of the tasks reserved from `queues`."""
+def delivered_from(unacked: Mapping[bytes | str, bytes | str]) -> dict[str, str]:
+    """The queue each reserved task was delivered from, by delivery tag: every `unacked` payload
+    parsed once, for both the counts and the tags (unreadable entries are left out)."""
+    queue_of = {}
+    for tag, payload in unacked.items():
+        queue = reserved_queue(payload)
+        if queue is not None:
+            queue_of[_text(tag)] = queue
+    return queue_of
+
+
+def reserved_tags(queue_of: Mapping[str, str], queues: Iterable[str]) -> frozenset[str]:
+    """The delivery tags of the tasks reserved from `queues` (`queue_of`: `delivered_from`)."""
     wanted = set(queues)
-    return frozenset(
-        _text(tag) for tag, payload in unacked.items() if reserved_queue(payload) in wanted
-    )
+    return frozenset(tag for tag, queue in queue_of.items() if queue in wanted)
 
 
 def finished_since(before: frozenset[str] | None, now: frozenset[str]) -> int | None:
