@@ -85,11 +85,4 @@ class AutoscalerMetrics:
             self.decisions,
             self.scale_patches,
         ):
-            series = {
-                tuple(sample.labels.values())  # in the metric's label order
-                for family in metric.collect()
-                for sample in family.samples
-                if sample.labels.get("autoscaler") == autoscaler
-            }
-            for values in series:
-                metric.remove(*values)
+            metric.remove_by_labels({"autoscaler": autoscaler})
