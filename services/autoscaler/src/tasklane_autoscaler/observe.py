@@ -1,6 +1,7 @@
-"""One look at a WorkerAutoscaler's queues: backlog as the contract counts it, plus the delivery
-tags and mean age of the reserved tasks, in one Redis round trip that reads the `unacked` hash
-once. Blocking Redis calls; the operator runs this in a thread."""
+"""One look at a WorkerAutoscaler's queues: backlog by the contract's rules (its queue lists, and
+the queue an `unacked` entry came from), plus the delivery tags and mean age of the reserved
+tasks, in one Redis round trip that reads and parses the `unacked` hash once. Blocking Redis
+calls; the operator runs this in a thread."""
 
 from __future__ import annotations
 
