@@ -15,6 +15,7 @@ from tasklane_autoscaler.policy import (
     covering_replicas,
     decide,
     demand_growth_per_s,
+    queue_rise_per_s,
     running_floor,
     task_seconds_from_finishing,
 )
@@ -157,10 +158,11 @@ def waiting_seen(
 def test_a_backlog_growing_poll_after_poll_counts_whole() -> None:
     # 50 waiting tasks of ~1 s the ready replicas would reach soon (800 in one startup), but the
     # queue grew at each of the last two polls, by more than chance moves it: tasks arrive
-    # faster than they are taken.
-    spec = replace(SPEC, scale_down_stabilization_s=300)
+    # faster than they are taken. Half its last rise, 2.5 a second, is projected over the 20 s
+    # startup too: (20 reserved + 50 waiting + 50 more) / 4 slots.
+    spec = replace(SPEC, scale_down_stabilization_s=300, max_replicas=40)
     grown = ((0, 0), (5, 25), (10, 50))
-    assert waiting_seen(spec, grown, 20, 10, 0.5) == 18  # (20 reserved + 50 waiting) / 4 slots
+    assert waiting_seen(spec, grown, 20, 10, 0.5) == 30
     # Grown at one poll and not the next: a burst the ready replicas drain, discounted.
     assert waiting_seen(spec, ((0, 0), (5, 50), (10, 50)), 20, 10, 0.5) == 10
 
@@ -171,16 +173,18 @@ def test_a_backlog_must_grow_by_a_replicas_worth_to_count_whole() -> None:
     # is a clump of arrivals; one that grows by a replica's worth is a load the ready replicas
     # fall behind.
     assert waiting_seen(SPEC, ((0, 0), (2, 1), (4, 3)), 20, 5, 30) == 5
-    assert waiting_seen(SPEC, ((0, 0), (2, 2), (4, 4)), 20, 5, 30) == 6  # (20 + 4) / 4 slots
+    # (20 reserved + 4 waiting + 10 more at half its last rise over the 20 s startup) / 4 slots.
+    assert waiting_seen(SPEC, ((0, 0), (2, 2), (4, 4)), 20, 5, 30) == 8
 
 
 def test_a_backlog_must_rise_beyond_what_chance_moves_a_busy_queue_to_count_whole() -> None:
     # Two replicas of 8 slots, all 16 running 1 s tasks, polled every 2 s. Near capacity the
     # queue swings by about 11 tasks over two polls: a rise of 9 is that swing, one of 40 is
     # a load the ready replicas fall behind.
-    spec = ScalingSpec(concurrency=8, min_replicas=2, max_replicas=14, startup_s=38)
+    spec = ScalingSpec(concurrency=8, min_replicas=2, max_replicas=40, startup_s=38)
     assert waiting_seen(spec, ((0, 4), (2, 9), (4, 13)), 16, 2, 0.5) == 2
-    assert waiting_seen(spec, ((0, 0), (2, 20), (4, 40)), 16, 2, 0.5) == 7  # (16 + 40) / 8
+    # (16 reserved + 40 waiting + 190 more at half its last rise over the 38 s startup) / 8.
+    assert waiting_seen(spec, ((0, 0), (2, 20), (4, 40)), 16, 2, 0.5) == 31
 
 
 def test_a_queue_that_waited_at_nine_polls_in_ten_stands_though_it_touched_zero() -> None:
@@ -219,6 +223,28 @@ def test_growing_demand_is_met_one_startup_ahead() -> None:
     desired, _ = run(observations)[-1]
     # 10 tasks now, growing 2 per 5 s: sized for ~18 tasks 20 s on, not for 10.
     assert desired >= 5
+
+
+def test_a_step_in_arrivals_is_met_in_one_round_not_as_the_trend_catches_up() -> None:
+    # One full replica for two minutes, then the queue jumps by 40 tasks at each 2 s poll: the
+    # arrival rate stepped up. The trend over two startups barely moves after two polls; the
+    # queue's last rises say 20 a second, of which half is projected over the 20 s startup:
+    # (4 reserved + 80 waiting + 200 more) / 4 slots.
+    spec = replace(SPEC, max_replicas=100)
+    quiet = [Observation(t, 0, 4, 1, 1, 0.5) for t in range(0, 120, 2)]
+    step = [Observation(120, 40, 4, 1, 1, 0.5), Observation(122, 80, 4, 1, 1, 0.5)]
+    desired, reason = run([*quiet, *step], spec)[-1]
+    assert (desired, reason) == (71, Reason.SCALE_UP)
+    # The same queue after one poll of rising: one jump is a burst, which the ready replica
+    # reaches within a startup (4 slots for 20 s of 0.5 s tasks take 160).
+    desired, _ = run([*quiet, step[0]], spec)[-1]
+    assert desired == 1
+
+
+def test_a_rising_queue_grows_at_least_at_the_slower_of_its_last_two_rises() -> None:
+    recent = (Sample(0, 0.0, None, waiting=0), Sample(2, 0.0, None, waiting=30))
+    assert queue_rise_per_s(Observation(6, 50, 0, 1), recent) == 5.0  # 15/s, then 5/s
+    assert queue_rise_per_s(Observation(6, 20, 0, 1), recent) == 0.0  # it fell
 
 
 def test_swings_of_long_tasks_are_no_trend_however_often_they_are_polled() -> None:

@@ -4,7 +4,8 @@ clock; the caller passes each observation with the state the previous decision r
 Demand is what needs a worker slot: tasks reserved by workers plus the waiting tasks the ready
 replicas will not reach within one replica startup (all of them once the queue has grown poll
 after poll beyond what chance moves it, or stood for a startup). Up is fast: the replicas demand
-needs, plus its growth over one startup, at once; a surge that recurs on a schedule finds its
+needs, plus its growth over one startup, at once (a queue rising at the last polls grows at least
+half as fast as it just did); a surge that recurs on a schedule finds its
 replicas asked for a startup ahead, and short spikes that keep coming at no fixed time find part
 of theirs held between them. Down is careful: to what covers the demand of the
 stabilisation window (its mean plus half a deviation: a replica short now and then costs a short
@@ -336,6 +337,25 @@ def rising(
     return seen[2] - seen[0] >= max(spec.replica_demand, 2 * chance)
 
 
+# Of a rising queue's growth, the share projected over a startup (queue_rise_per_s says why).
+RISE_PROJECTED = 0.5
+
+
+def queue_rise_per_s(obs: Observation, recent: tuple[Sample, ...]) -> float:
+    """How fast a queue that `rising` found growing grows: the slower of its last two rises
+    (0 if it fell). Two polls are few to judge a rate by, so only RISE_PROJECTED of it is
+    projected. The trend over two startups sees a step in the arrival rate late: a 25-fold step
+    (a `flash-crowd` variant, 57 s startups) was asked for in five rounds over 16 s, the last
+    replicas ready 18 s after the first; with its last rises the queue had its 42 replicas asked
+    for at the third poll of the step."""
+    before, last = recent[-2], recent[-1]
+    if not before.time < last.time < obs.time:
+        return 0.0
+    first = (last.waiting - before.waiting) / (last.time - before.time)
+    second = (obs.waiting - last.waiting) / (obs.time - last.time)
+    return max(0.0, min(first, second))
+
+
 def needing_slots(
     obs: Observation,
     spec: ScalingSpec,
@@ -368,11 +388,16 @@ def wanted_replicas(
     state: PolicyState,
     needing: float,
     backlog_since: float | None,
+    rise_per_s: float = 0.0,
 ) -> int:
     """Replicas for the demand one startup from now (a replica asked for now only helps then),
-    before bounds and stabilisation."""
+    before bounds and stabilisation. `rise_per_s`: how fast a rising queue grows
+    (queue_rise_per_s), 0 when it is not rising."""
     # Growth of the demand that needs slots: a spike the ready replicas absorb is no trend.
     growth = demand_growth_per_s(state.samples, obs.time, needing, span=2 * spec.startup_s)
+    # The trend over two startups is slow to see a step in the arrival rate, which the last
+    # polls show at once.
+    growth = max(growth, RISE_PROJECTED * rise_per_s)
     # Demand there is needs every replica it starts (rounded up); demand only projected from a
     # trend is an estimate, and a replica is asked for it once more than half of one is needed:
     # near capacity, a rounded-up slight trend asked for a replica at every swing.
@@ -477,7 +502,13 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
     )
     outlasting = task_length is not None and task_length > spec.startup_s
     needing = needing_slots(obs, spec, task_seconds, backlog_since, state.samples, outlasting)
-    wanted = wanted_replicas(obs, spec, state, needing, backlog_since)
+    # Where tasks outlast a startup a short queue is kept on purpose, and its rises are no step.
+    rise = (
+        queue_rise_per_s(obs, state.samples)
+        if not outlasting and rising(obs, spec, task_seconds, state.samples)
+        else 0.0
+    )
+    wanted = wanted_replicas(obs, spec, state, needing, backlog_since, rise)
     bounded_wanted = max(spec.min_replicas, min(spec.max_replicas, wanted))
     surges = track(
         state.surges,
