@@ -363,8 +363,10 @@ def needing_slots(
     backlog_since: float | None,
     recent: tuple[Sample, ...],
     outlasting: bool,
+    rose: bool,
 ) -> float:
-    """Reserved tasks that stay plus the backlog worth new replicas."""
+    """Reserved tasks that stay plus the backlog worth new replicas (`rose`: what `rising` says
+    of the queue)."""
     # Tasks on replicas already leaving finish there: they need no slot among those that stay.
     staying_reserved = max(0, obs.reserved - obs.reserved_on_leaving)
     if outlasting:
@@ -377,7 +379,7 @@ def needing_slots(
     # A queue at capacity touches zero now and then without draining: one that held tasks at
     # nine polls in ten over a startup stands as much as one that never emptied.
     standing = standing or (obs.waiting > 0 and mostly_waiting(recent, obs.time, spec.startup_s))
-    whole = standing or rising(obs, spec, task_seconds, recent)
+    whole = standing or rose
     backlog = float(obs.waiting) if whole else unreached_backlog(obs, spec, task_seconds)
     return staying_reserved + backlog
 
@@ -388,7 +390,7 @@ def wanted_replicas(
     state: PolicyState,
     needing: float,
     backlog_since: float | None,
-    rise_per_s: float = 0.0,
+    rise_per_s: float,
 ) -> int:
     """Replicas for the demand one startup from now (a replica asked for now only helps then),
     before bounds and stabilisation. `rise_per_s`: how fast a rising queue grows
@@ -501,13 +503,10 @@ def decide(obs: Observation, spec: ScalingSpec, state: PolicyState | None = None
         span=max(spec.max_stabilization_s, span),
     )
     outlasting = task_length is not None and task_length > spec.startup_s
-    needing = needing_slots(obs, spec, task_seconds, backlog_since, state.samples, outlasting)
+    rose = rising(obs, spec, task_seconds, state.samples)
+    needing = needing_slots(obs, spec, task_seconds, backlog_since, state.samples, outlasting, rose)
     # Where tasks outlast a startup a short queue is kept on purpose, and its rises are no step.
-    rise = (
-        queue_rise_per_s(obs, state.samples)
-        if not outlasting and rising(obs, spec, task_seconds, state.samples)
-        else 0.0
-    )
+    rise = queue_rise_per_s(obs, state.samples) if rose and not outlasting else 0.0
     wanted = wanted_replicas(obs, spec, state, needing, backlog_since, rise)
     bounded_wanted = max(spec.min_replicas, min(spec.max_replicas, wanted))
     surges = track(
