@@ -44,21 +44,30 @@ def scan(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, A
             if path.endswith(".yaml") and text.strip():
                 relative = path.split("/templates/", 1)[1].replace("/", "_")
                 (directory / relative).write_text(text)
+    out = tmp_path_factory.mktemp("checkov")
     command = [
         *(_uv(), "tool", "run", "--from", CHECKOV, "checkov", "--directory", str(root)),
-        *("--framework", "kubernetes", "--skip-download", "--output", "json", "--compact"),
+        *("--framework", "kubernetes", "--skip-download", "--compact"),
+        *("--output", "json", "--output-file-path", str(out)),
     ]
+    report_file = out / "results_json.json"
     base_env = {k: v for k, v in os.environ.items() if k != "UV_OFFLINE"}
-    # From uv's cache when checkov was fetched before; from PyPI the first time.
+    # From uv's cache when checkov was fetched before; from PyPI the first time. uv's own
+    # failure (not cached offline, no network) exits 1 like checkov's failed checks do, so
+    # only the report checkov writes tells a scan apart from a tool that never started.
+    attempts = []
     for extra in ({"UV_OFFLINE": "1"}, {}):
+        report_file.unlink(missing_ok=True)
         done = subprocess.run(
             command, capture_output=True, text=True, timeout=600, check=False,
             env={**base_env, "LOG_LEVEL": "ERROR", **extra},
         )  # fmt: skip
-        if done.returncode in (0, 1):
+        attempts.append(f"exit {done.returncode}: {done.stderr[-1500:]}")
+        if done.returncode in (0, 1) and report_file.is_file():
             break
+    assert report_file.is_file(), "checkov wrote no report:\n" + "\n".join(attempts)
     assert done.returncode in (0, 1), done.stderr[-3000:]
-    report = json.loads(done.stdout)
+    report = json.loads(report_file.read_text())
     reports = report if isinstance(report, list) else [report]
     assert reports and all(r["check_type"] == "kubernetes" for r in reports)
     summary = reports[0]["summary"]
