@@ -44,3 +44,23 @@ def test_password_is_quoted_into_the_url_and_never_displayed() -> None:
     assert "p@ss" not in repr(settings)
     inline = Settings(redis_url="redis://user:hunter2@redis:6379/0")
     assert inline.redis_display == "redis://user:***@redis:6379/0"
+
+
+def test_kubernetes_service_links_are_not_read_as_settings(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A release named tasklane has a Service tasklane-api, whose link variable is
+    TASKLANE_API_PORT=tcp://...: it is dropped with a warning naming it, not a crash."""
+    monkeypatch.setenv("TASKLANE_API_PORT", "tcp://10.105.117.116:80")
+    monkeypatch.setenv("TASKLANE_EXPORTER_PORT", "tcp://10.111.96.63:9808")
+    monkeypatch.setenv("TASKLANE_WORKER_CONCURRENCY", "7")
+    with caplog.at_level("WARNING"):
+        settings = Settings()
+    assert (settings.api_port, settings.exporter_port) == (8000, 9808)
+    assert settings.worker_concurrency == 7
+    assert "TASKLANE_API_PORT=tcp://10.105.117.116:80" in caplog.text
+    assert "TASKLANE_EXPORTER_PORT" in caplog.text
+    # A port that is simply wrong is still an error naming the field.
+    monkeypatch.setenv("TASKLANE_API_PORT", "http")
+    with pytest.raises(ValidationError, match="api_port"):
+        Settings()

@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from tasklane_contract.service_links import ServiceLinkProofSettings
 
 
-class AutoscalerSettings(BaseSettings):
+class AutoscalerSettings(ServiceLinkProofSettings):
     """Built once in the operator's startup handler, never at import time."""
 
     model_config = SettingsConfigDict(

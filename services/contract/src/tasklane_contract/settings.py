@@ -7,7 +7,9 @@ from typing import Annotated, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from tasklane_contract.service_links import ServiceLinkProofSettings
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 
@@ -16,7 +18,7 @@ DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 ScheduleOverride = float | str | None
 
 
-class Settings(BaseSettings):
+class Settings(ServiceLinkProofSettings):
     """Built once per process at startup (never at import time) and passed down."""
 
     model_config = SettingsConfigDict(env_prefix="TASKLANE_", extra="ignore", frozen=True)
