@@ -52,7 +52,7 @@ GIT_DIRTY := $(shell git status --porcelain --untracked-files=no 2>/dev/null | g
 IMAGE_TAG ?= $(APP_VERSION)$(if $(GIT_COMMIT),-$(GIT_COMMIT)$(GIT_DIRTY))
 # Registry prefix for the images, e.g. ghcr.io/acme; empty for local images (kind).
 IMAGE_REGISTRY ?=
-IMAGE_SERVICES := api worker beat autoscaler
+IMAGE_SERVICES := api worker beat autoscaler flower
 KIND_CLUSTER ?= tasklane
 KIND_CONFIG := k8s/kind-config.yaml
 # k8s/kind-config.yaml publishes this node port on 127.0.0.1:KIND_API_PORT.
@@ -69,7 +69,7 @@ NO_DOCKER_ENGINE := no Docker engine answers ('docker info' failed): start Docke
 
 .PHONY: images kind-up kind-down
 
-images: ## build the api, worker, beat and autoscaler images, tagged IMAGE_TAG
+images: ## build the api, worker, beat, autoscaler and flower images, tagged IMAGE_TAG
 	@command -v docker >/dev/null 2>&1 || { echo "make images: the docker CLI is not installed; it and a running Docker engine are needed to build images"; exit 1; }
 	@docker info >/dev/null 2>&1 || { echo "make images: $(NO_DOCKER_ENGINE)"; exit 1; }
 	@set -e; for service in $(IMAGE_SERVICES); do \

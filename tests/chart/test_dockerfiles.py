@@ -1,4 +1,4 @@
-"""The three service Dockerfiles: hadolint clean, a locked-down final stage, and a build stage
+"""The service Dockerfiles (api, worker, beat, flower): hadolint clean, a locked-down final stage, and a build stage
 that really installs only the service's member and the contract (replayed here without Docker,
 from uv's cache, so no network is needed)."""
 
@@ -16,8 +16,13 @@ import pytest
 
 from tests.chart.render import REPO_ROOT
 
-SERVICES = ["api", "worker", "beat"]
-OTHER_MEMBERS = {"api": "tasklane_worker", "worker": "tasklane_api", "beat": "tasklane_api"}
+SERVICES = ["api", "worker", "beat", "flower"]
+OTHER_MEMBERS = {
+    "api": "tasklane_worker",
+    "worker": "tasklane_api",
+    "beat": "tasklane_api",
+    "flower": "tasklane_worker",
+}
 
 
 def _dockerfile(service: str) -> Path:
