@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -134,6 +135,60 @@ def test_autoscale_grows_and_shrinks_local_workers(tmp_path: Path) -> None:
             for task_id in ids:
                 assert wait_for_status(http, task_id, {"SUCCESS"}, timeout_s=60)["result"]
             eventually(lambda: "-> 1 (" in log.read_text() or None, timeout_s=60)
+    finally:
+        runner.send_signal(signal.SIGTERM)
+        code = runner.wait(60)
+    assert code == 0
+    assert eventually(lambda: processes_with_marker(marker) == [], timeout_s=10)
+
+
+def test_flower_starts_on_its_port_behind_the_printed_password(tmp_path: Path) -> None:
+    marker = f"{uuid.uuid4()}"
+    port, flower_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k != "TASKLANE_REDIS_URL"}
+    env |= {
+        "TASKLANE_API_PORT": str(port),
+        "TASKLANE_EXPORTER_PORT": str(free_port()),
+        "TASKLANE_FLOWER": "1",
+        "TASKLANE_FLOWER_LISTEN_PORT": str(flower_port),
+        "TASKLANE_TEST_MARKER": marker,
+    }
+    log = tmp_path / "run.log"
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "tasklane_devstack"],
+        cwd=tmp_path,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        banner = eventually(
+            lambda: re.search(
+                r"Flower +(http://\S+) +\(user (\S+), password (\S+)\)", log.read_text()
+            ),
+            timeout_s=60,
+            every_s=0.5,
+        )
+        url, user, password = banner.groups()
+        assert url == f"http://127.0.0.1:{flower_port}"
+
+        def workers(auth: tuple[str, str] | None) -> httpx.Response | None:
+            try:
+                return httpx.get(f"{url}/api/workers?refresh=1", auth=auth, timeout=10)
+            except httpx.HTTPError:
+                return None
+
+        def listed_workers() -> dict[str, object] | None:
+            # Empty until Flower's first inspect has the workers' answers.
+            response = workers((user, password))
+            if response is None or response.status_code != 200 or not response.content:
+                return None
+            return response.json() or None
+
+        listed = eventually(listed_workers, timeout_s=90, every_s=1)
+        assert any(name.startswith("worker") for name in listed)
+        refused = workers(None)
+        assert refused is not None and refused.status_code == 401
     finally:
         runner.send_signal(signal.SIGTERM)
         code = runner.wait(60)

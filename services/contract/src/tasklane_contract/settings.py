@@ -86,6 +86,17 @@ class Settings(ServiceLinkProofSettings):
     exporter_port: int = Field(
         9808, ge=1, le=65535, description="Port `make run` starts celery-exporter on."
     )
+    flower: bool = Field(False, description="`make run` starts Flower too (`TASKLANE_FLOWER=1`).")
+    # Not FLOWER_PORT: Kubernetes gives every pod TASKLANE_FLOWER_PORT=tcp://... for a Service
+    # named tasklane-flower.
+    flower_listen_port: int = Field(
+        5555, ge=1, le=65535, description="Port `make run` starts Flower on."
+    )
+    flower_basic_auth: SecretStr | None = Field(
+        None,
+        description="`user:password` for `make run`'s Flower; unset, a password is generated "
+        "and printed at start.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("worker_queues", "api_keys", mode="before")

@@ -22,6 +22,7 @@ from tasklane_contract.logs import configure_logging
 from tasklane_contract.queues import ALL_QUEUES
 from tasklane_contract.settings import Settings
 from tasklane_devstack.exporter import exporter_command, exporter_env, find_uv
+from tasklane_devstack.flower import flower_command, flower_login
 from tasklane_devstack.ports import free_port, port_is_free
 from tasklane_devstack.redis_server import RedisServer
 from tasklane_devstack.supervisor import Supervisor
@@ -90,6 +91,21 @@ def start_exporter(supervisor: Supervisor, settings: Settings) -> str:
     return f"http://{settings.api_host}:{settings.exporter_port}/metrics"
 
 
+def start_flower(supervisor: Supervisor, settings: Settings) -> str:
+    """Flower with basic auth, or why it did not start; the stack runs on without it."""
+    port = settings.flower_listen_port
+    if not port_is_free(port, settings.api_host):
+        return f"not started: port {port} is taken (TASKLANE_FLOWER_LISTEN_PORT)"
+    login = flower_login(settings)
+    supervisor.start_command(
+        "flower",
+        flower_command(settings),
+        extra_env={"FLOWER_BASIC_AUTH": login.basic_auth},
+        essential=False,
+    )
+    return f"http://{settings.api_host}:{port}  ({login.shown})"
+
+
 def main() -> int:
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
@@ -116,6 +132,7 @@ def main() -> int:
         workers = WorkerPool(supervisor)
         workers.start()
         exporter = start_exporter(supervisor, settings)
+        flower = f"  Flower    {start_flower(supervisor, settings)}\n" if settings.flower else ""
         if os.environ.get("TASKLANE_AUTOSCALE") == "1":
             stop_scaling = start_local_autoscaler(settings, workers)
         base = f"http://{settings.api_host}:{settings.api_port}"
@@ -124,6 +141,7 @@ def main() -> int:
             f"  API       {base}/v1/task-types\n"
             f"  API docs  {base}/docs\n"
             f"  Redis     {settings.redis_display}\n"
+            f"{flower}"
             f"metrics (Prometheus):\n"
             f"  API              {base}/metrics  (requests, submissions, backlog per queue)\n"
             f"  celery-exporter  {exporter}  (tasks, workers)\n"
