@@ -102,6 +102,125 @@ COMBINATIONS: dict[str, Obj] = {
             }
         },
     },
+    "api-autoscaling": {
+        "api": {
+            "autoscaling": {
+                "enabled": True,
+                "minReplicas": 3,
+                "maxReplicas": 12,
+                "targetCPUUtilizationPercentage": 60,
+                "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
+            }
+        }
+    },
+    "flower-on": {"flower": {"enabled": True}},
+    "flower-ingress-oauth": {
+        "flower": {
+            "enabled": True,
+            "urlPrefix": "ops/flower",
+            "basicAuth": {"existingSecret": "flower-users", "existingSecretKey": "users"},
+            "oauth": {
+                "enabled": True,
+                "provider": "flower.views.auth.GithubLoginHandler",
+                "allowedEmails": ".*@example\\.org",
+                "redirectUri": "https://ops.example/ops/flower/login",
+                "existingSecret": "flower-oauth",
+            },
+            "service": {"annotations": {"team": "ops"}},
+            "ingress": {
+                "enabled": True,
+                "className": "nginx",
+                "host": "ops.example",
+                "tlsSecretName": "ops-tls",
+            },
+        },
+        "networkPolicy": {
+            "flowerFrom": [
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress"}}}
+            ]
+        },
+    },
+    # What a team adds for its own tasks: a secret, a config file, a cloud identity, placement.
+    "team-environment": {
+        "api": {
+            "extraEnv": [{"name": "PAYMENTS_URL", "value": "https://payments.example"}],
+            "extraEnvFrom": [{"configMapRef": {"name": "api-tuning"}}],
+            "serviceAccount": {
+                "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::111122223333:role/api"}
+            },
+            "podLabels": {"team": "payments"},
+            "priorityClassName": "tasklane-high",
+            "topologySpreadConstraints": [
+                {
+                    "maxSkew": 1,
+                    "topologyKey": "topology.kubernetes.io/zone",
+                    "whenUnsatisfiable": "DoNotSchedule",
+                }
+            ],
+        },
+        "workerDefaults": {
+            "extraEnv": [
+                {
+                    "name": "DATABASE_URL",
+                    "valueFrom": {"secretKeyRef": {"name": "payments-db", "key": "url"}},
+                }
+            ],
+            "podLabels": {"team": "payments"},
+            "priorityClassName": "tasklane-batch",
+        },
+        "workers": [
+            {
+                "name": "general",
+                "queues": ["default", "email", "maintenance"],
+                "terminationGracePeriodSeconds": 360,
+            },
+            {
+                "name": "reports",
+                "queues": ["reports"],
+                "concurrency": 2,
+                "extraEnv": [
+                    {
+                        "name": "DATABASE_URL",
+                        "valueFrom": {"secretKeyRef": {"name": "reports-db", "key": "url"}},
+                    },
+                    {"name": "GOOGLE_APPLICATION_CREDENTIALS", "value": "/var/run/gcp/key.json"},
+                ],
+                "extraEnvFrom": [{"secretRef": {"name": "reports-env"}}],
+                "extraVolumes": [
+                    {"name": "gcp-key", "secret": {"secretName": "reports-gcp-key"}},
+                    {"name": "scratch", "emptyDir": {"sizeLimit": "1Gi"}},
+                ],
+                "extraVolumeMounts": [
+                    {"name": "gcp-key", "mountPath": "/var/run/gcp", "readOnly": True},
+                    {"name": "scratch", "mountPath": "/scratch"},
+                ],
+                "serviceAccount": {
+                    "annotations": {
+                        "iam.gke.io/gcp-service-account": "reports@acme.iam.gserviceaccount.com"
+                    }
+                },
+            },
+        ],
+        "beat": {
+            "extraEnv": [{"name": "TZ", "value": "Europe/Paris"}],
+            "podLabels": {"team": "payments"},
+            "priorityClassName": "tasklane-high",
+            "serviceAccount": {"create": False, "name": "platform-beat"},
+        },
+        "flower": {
+            "enabled": True,
+            "extraEnv": [{"name": "FLOWER_MAX_TASKS", "value": "20000"}],
+            "serviceAccount": {"annotations": {"azure.workload.identity/client-id": "0000-flower"}},
+            "podLabels": {"azure.workload.identity/use": "true"},
+        },
+        "defaultTopologySpread": {"topologyKey": "topology.kubernetes.io/zone", "maxSkew": 2},
+    },
+    "shared-accounts-no-spread": {
+        "api": {"serviceAccount": {"create": False}},
+        "workerDefaults": {"serviceAccount": {"create": False}},
+        "beat": {"serviceAccount": {"create": False}},
+        "defaultTopologySpread": {"enabled": False},
+    },
     "ingress-nodeport": {
         "api": {
             "service": {"type": "NodePort", "nodePort": 30080},

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import helm_python as helm
 import pytest
 
 from tests.chart.render import (
@@ -126,8 +127,101 @@ class TestApiDeployment:
         assert spec["imagePullSecrets"] == [{"name": "regcred"}]
         assert "imagePullSecrets" not in pod_spec(self._deployment())
 
+    def test_autoscaling_leaves_replicas_to_the_horizontal_pod_autoscaler(self) -> None:
+        values = {"api": {"replicas": 4, "autoscaling": {"enabled": True}}}
+        assert "replicas" not in self._deployment(values)["spec"]
+        assert self._deployment({"api": {"replicas": 4}})["spec"]["replicas"] == 4
+
+    def test_runs_as_its_own_service_account(self) -> None:
+        assert pod_spec(self._deployment())["serviceAccountName"] == "demo-tasklane-api"
+        shared = {"api": {"serviceAccount": {"create": False}}}
+        assert pod_spec(self._deployment(shared))["serviceAccountName"] == "demo-tasklane"
+        existing = {"api": {"serviceAccount": {"create": False, "name": "payments-api"}}}
+        assert pod_spec(self._deployment(existing))["serviceAccountName"] == "payments-api"
+
 
 API_KEYS_SECRET = ["api/api-keys-secret.yaml"]
+HPA = ["api/api-horizontalpodautoscaler.yaml"]
+
+
+class TestApiHorizontalPodAutoscaler:
+    def test_off_by_default(self) -> None:
+        assert render(show_only=HPA) == []
+
+    def test_scales_the_api_deployment_on_cpu_within_its_bounds(self) -> None:
+        values = COMBINATIONS["api-autoscaling"]
+        hpa = one(render(values, show_only=HPA), "HorizontalPodAutoscaler")
+        assert hpa["apiVersion"] == "autoscaling/v2"
+        assert hpa["metadata"]["name"] == "demo-tasklane-api"
+        assert hpa["spec"]["scaleTargetRef"] == {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": "demo-tasklane-api",
+        }
+        assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (3, 12)
+        (metric,) = hpa["spec"]["metrics"]
+        assert metric["resource"] == {
+            "name": "cpu",
+            "target": {"type": "Utilization", "averageUtilization": 60},
+        }
+        assert hpa["spec"]["behavior"] == {"scaleDown": {"stabilizationWindowSeconds": 300}}
+
+    def test_no_behavior_keeps_kubernetes_defaults(self) -> None:
+        hpa = one(
+            render({"api": {"autoscaling": {"enabled": True}}}, show_only=HPA),
+            "HorizontalPodAutoscaler",
+        )
+        assert "behavior" not in hpa["spec"]
+        assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 10)
+
+    def test_the_disruption_budget_leaves_a_pod_at_the_minimum(self) -> None:
+        values = {"api": {"autoscaling": {"enabled": True, "minReplicas": 2}}}
+        objects = render(values)
+        budget = one(objects, "PodDisruptionBudget", "demo-tasklane-api")
+        hpa = one(objects, "HorizontalPodAutoscaler", "demo-tasklane-api")
+        assert budget["spec"]["maxUnavailable"] < hpa["spec"]["minReplicas"]
+        with pytest.raises(helm.HelmRenderError, match="minReplicas \\(1\\) must exceed"):
+            render({"api": {"autoscaling": {"enabled": True, "minReplicas": 1}}})
+        # A percentage always leaves pods, and a switched-off budget constrains nothing.
+        render(
+            {
+                "api": {
+                    "autoscaling": {"enabled": True, "minReplicas": 1},
+                    "podDisruptionBudget": {"maxUnavailable": "50%"},
+                }
+            }
+        )
+        render(
+            {
+                "api": {
+                    "autoscaling": {"enabled": True, "minReplicas": 1},
+                    "podDisruptionBudget": {"enabled": False},
+                }
+            }
+        )
+
+    def test_refuses_a_minimum_above_the_maximum(self) -> None:
+        with pytest.raises(
+            helm.HelmRenderError, match=r"must not exceed api\.autoscaling\.maxReplicas"
+        ):
+            render({"api": {"autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 4}}})
+
+
+class TestApiServiceAccount:
+    def test_created_with_its_annotations(self) -> None:
+        role = {"eks.amazonaws.com/role-arn": "arn:aws:iam::111122223333:role/api"}
+        values = {"api": {"serviceAccount": {"annotations": role}}}
+        account = one(render(values, show_only=["api/api-serviceaccount.yaml"]), "ServiceAccount")
+        assert account["metadata"]["name"] == "demo-tasklane-api"
+        assert account["metadata"]["annotations"] == role
+        assert account["automountServiceAccountToken"] is False
+
+    def test_named_or_not_created(self) -> None:
+        named = {"api": {"serviceAccount": {"name": "payments-api"}}}
+        account = one(render(named, show_only=["api/api-serviceaccount.yaml"]), "ServiceAccount")
+        assert account["metadata"]["name"] == "payments-api"
+        off = {"api": {"serviceAccount": {"create": False, "name": "payments-api"}}}
+        assert render(off, show_only=["api/api-serviceaccount.yaml"]) == []
 
 
 class TestApiKeysSecret:

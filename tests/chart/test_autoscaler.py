@@ -191,10 +191,12 @@ class TestAutoscalerServiceAccount:
         objects = render(OPERATOR)
         account = one(objects, "ServiceAccount", NAME)
         assert account["automountServiceAccountToken"] is False
-        # The pods that do not talk to Kubernetes keep the shared, unbound account.
+        # The pods that do not talk to Kubernetes run as accounts no RoleBinding binds.
+        bound = {s["name"] for b in of_kind(objects, "RoleBinding") for s in b["subjects"]}
+        assert bound == {NAME}
         for deployment in of_kind(objects, "Deployment"):
             if deployment["metadata"]["name"] != NAME:
-                assert pod_spec(deployment)["serviceAccountName"] == "demo-tasklane"
+                assert pod_spec(deployment)["serviceAccountName"] not in bound
 
 
 class TestAutoscalerService:

@@ -41,3 +41,12 @@ class TestBeatNetworkPolicy:
         policy = one(render(show_only=["beat/beat-networkpolicy.yaml"]), "NetworkPolicy")
         assert policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "beat"
         assert policy["spec"]["ingress"] == []
+
+
+class TestBeatServiceAccount:
+    def test_its_own_account_unless_beat_is_off(self) -> None:
+        template = ["beat/beat-serviceaccount.yaml"]
+        account = one(render(show_only=template), "ServiceAccount")
+        assert account["metadata"]["name"] == "demo-tasklane-beat"
+        assert account["automountServiceAccountToken"] is False
+        assert render({"beat": {"enabled": False}}, show_only=template) == []

@@ -1,6 +1,6 @@
-"""The service Dockerfiles (api, worker, beat, flower): hadolint clean, a locked-down final stage, and a build stage
-that really installs only the service's member and the contract (replayed here without Docker,
-from uv's cache, so no network is needed)."""
+"""The service Dockerfiles (api, worker, beat, flower): hadolint clean, a locked-down final
+stage, and a build stage that really installs only the service's member and the contract
+(replayed here without Docker, from uv's cache, so no network is needed)."""
 
 from __future__ import annotations
 

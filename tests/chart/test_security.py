@@ -34,6 +34,13 @@ def _all_containers(combination: str) -> list[tuple[str, Obj, Obj]]:
     return found
 
 
+def _asked_mount_paths(values: Obj) -> set[str]:
+    """The mountPaths of every extraVolumeMounts in the values."""
+    components = [values.get(key, {}) for key in ("api", "workerDefaults", "beat", "flower")]
+    components += values.get("workers", [])
+    return {m["mountPath"] for c in components for m in c.get("extraVolumeMounts", [])}
+
+
 @pytest.mark.parametrize("combination", CASES)
 class TestPodSecurity:
     def test_pods_run_as_non_root_with_runtime_default_seccomp(self, combination: str) -> None:
@@ -91,15 +98,22 @@ class TestPodSecurity:
                     assert "*" not in rule[key], role["metadata"]["name"]
 
     def test_tmp_is_the_only_writable_path_besides_redis_data(self, combination: str) -> None:
+        # Besides /tmp, only where the values ask for it: a user's extraVolumeMounts.
+        asked = _asked_mount_paths(COMBINATIONS[combination])
         for where, workload, container in _all_containers(combination):
-            mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
-            assert mounts.get("/tmp") == "tmp", where
+            mounts = {m["mountPath"]: m for m in container.get("volumeMounts", [])}
+            assert mounts["/tmp"]["name"] == "tmp", where
             volumes = {v["name"]: v for v in pod_spec(workload)["volumes"]}
             assert "emptyDir" in volumes["tmp"], where
             # A mount with no pod volume comes from a volumeClaimTemplate (Redis' data).
-            writable = {p for p, n in mounts.items() if "configMap" not in volumes.get(n, {})}
+            writable = {
+                path
+                for path, mount in mounts.items()
+                if not mount.get("readOnly")
+                and not {"configMap", "secret"} & set(volumes.get(mount["name"], {}))
+            }
             allowed = {"/tmp", "/data"} if container["name"] == "redis" else {"/tmp"}
-            assert writable <= allowed, where
+            assert writable <= allowed | asked, where
 
 
 @pytest.mark.parametrize("combination", CASES)

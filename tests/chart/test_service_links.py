@@ -53,10 +53,11 @@ def service_link_env(services: list[Obj]) -> dict[str, str]:
 
 
 def container_env(container: Obj, config_maps: dict[str, dict[str, str]]) -> dict[str, str]:
-    """What the container's own env and envFrom give it (Secrets read as SECRET_VALUE)."""
+    """What the container's own env and envFrom give it (Secrets read as SECRET_VALUE; the
+    user's own Secrets and ConfigMaps of extraEnvFrom, unknown here, as nothing)."""
     env: dict[str, str] = {}
     for source in container.get("envFrom", []):
-        env.update(config_maps[source["configMapRef"]["name"]])
+        env.update(config_maps.get(source.get("configMapRef", {}).get("name", ""), {}))
     for variable in container.get("env", []):
         env[variable["name"]] = variable.get("value", SECRET_VALUE)
     return env

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.chart.render import COMBINATIONS, of_kind, one, render
+from tests.chart.render import COMBINATIONS, of_kind, one, pod_spec, render, workloads
 
 
 class TestConfigMap:
@@ -30,12 +30,32 @@ class TestConfigMap:
 
 
 class TestServiceAccount:
-    def test_one_account_without_a_token_for_every_pod_but_the_autoscaler(self) -> None:
+    def test_a_shared_account_without_a_token_for_redis_the_exporter_and_the_test_pod(
+        self,
+    ) -> None:
         account = one(render(show_only=["tasklane-serviceaccount.yaml"]), "ServiceAccount")
         assert account["automountServiceAccountToken"] is False
-        for deployment in of_kind(render(), "Deployment"):
-            spec = deployment["spec"]["template"]["spec"]
-            assert spec["serviceAccountName"] == account["metadata"]["name"]
+        users = {
+            w["metadata"]["name"]
+            for w in workloads(render())
+            if pod_spec(w)["serviceAccountName"] == account["metadata"]["name"]
+        }
+        assert users == {"demo-tasklane-redis", "demo-tasklane-exporter", "demo-tasklane-api-test"}
+
+    def test_components_without_an_account_of_their_own_use_it(self) -> None:
+        own = {"serviceAccount": {"create": False}}
+        values = {
+            "api": own,
+            "beat": own,
+            "workerDefaults": own,
+            "flower": {"enabled": True, **own},
+        }
+        objects = render(values)
+        assert [a["metadata"]["name"] for a in of_kind(objects, "ServiceAccount")] == [
+            "demo-tasklane"
+        ]
+        for deployment in of_kind(objects, "Deployment"):
+            assert pod_spec(deployment)["serviceAccountName"] == "demo-tasklane"
 
 
 class TestServiceMonitor:

@@ -63,6 +63,11 @@ class TestValuesSchema:
             {"workers": [{"name": "x", "queues": ["default"], "autoscaling": {"mod": "keda"}}]},
             {"workerDefaults": {"autoscaling": {"operator": {"pollInterval": 5}}}},
             {"autoscaler": {"metricPort": 9000}},
+            {"api": {"autoscaling": {"enable": True}}},
+            {"flower": {"basicAuth": {"existingsecret": "x"}}},
+            {"workers": [{"name": "x", "queues": ["default"], "extraEnvs": []}]},
+            {"beat": {"serviceAccount": {"annotation": {}}}},
+            {"defaultTopologySpread": {"key": "zone"}},
         ],
         ids=[
             "top-level",
@@ -73,6 +78,11 @@ class TestValuesSchema:
             "pool-autoscaling",
             "operator-knob",
             "autoscaler",
+            "api-autoscaling",
+            "flower-auth",
+            "pool-extra-env",
+            "service-account",
+            "default-spread",
         ],
     )
     def test_a_typo_is_rejected(self, values: dict[str, Any]) -> None:
@@ -93,6 +103,10 @@ class TestValuesSchema:
             {"workerDefaults": {"autoscaling": {"mode": "vpa"}}},
             {"workerDefaults": {"autoscaling": {"maxReplicas": 0}}},
             {"workerDefaults": {"autoscaling": {"minReplicas": -1}}},
+            {"api": {"autoscaling": {"minReplicas": 0}}},
+            {"api": {"extraEnv": [{"value": "no name"}]}},
+            {"flower": {"oauth": {"provider": "mine.Handler"}}},
+            {"beat": {"serviceAccount": {"name": "Not_A_Name"}}},
         ],
         ids=[
             "unknown-queue",
@@ -106,6 +120,10 @@ class TestValuesSchema:
             "autoscaling-mode",
             "max-replicas-zero",
             "min-replicas-negative",
+            "api-min-replicas-zero",
+            "env-without-name",
+            "oauth-provider",
+            "service-account-name",
         ],
     )
     def test_an_impossible_value_is_rejected(self, values: dict[str, Any]) -> None:

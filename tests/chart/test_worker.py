@@ -10,7 +10,17 @@ import pytest
 import yaml
 
 from tasklane_contract import CATALOG
-from tests.chart.render import CHART_DIR, containers, env_of, of_kind, one, pod_spec, render
+from tests.chart.render import (
+    CHART_DIR,
+    Obj,
+    containers,
+    env_of,
+    of_kind,
+    one,
+    pod_labels,
+    pod_spec,
+    render,
+)
 
 DEPLOYMENT = ["worker/worker-deployment.yaml"]
 DEFAULT_POOLS = yaml.safe_load((CHART_DIR / "values.yaml").read_text())["workers"]
@@ -119,6 +129,60 @@ class TestWorkerDeployment:
         assert next(containers(b))["resources"]["limits"]["memory"] == "1Gi"
         assert next(containers(b))["image"] == "tasklane-worker:0.1.0"
 
+    def test_a_pools_lists_replace_the_defaults_and_its_maps_merge(self) -> None:
+        default_env = [{"name": "A", "value": "default"}, {"name": "B", "value": "default"}]
+        values: Obj = {
+            "workerDefaults": {
+                "extraEnv": default_env,
+                "tolerations": [{"key": "batch", "operator": "Exists"}],
+                "podLabels": {"team": "core", "tier": "batch"},
+                "priorityClassName": "tasklane-batch",
+                "serviceAccount": {"annotations": {"a": "1", "b": "2"}},
+            },
+            "workers": [
+                {
+                    "name": "own",
+                    "queues": ["default"],
+                    "extraEnv": [{"name": "A", "value": "own"}],
+                    "podLabels": {"tier": "fast"},
+                    "serviceAccount": {"annotations": {"b": "3"}},
+                },
+                {
+                    "name": "bare",
+                    "queues": ["email"],
+                    "extraEnv": [],
+                    "tolerations": [],
+                    "priorityClassName": "",
+                    "serviceAccount": {"create": False},
+                },
+                {"name": "plain", "queues": ["reports"]},
+            ],
+        }
+        objects = render(values)
+        own, bare, plain = (
+            one(objects, "Deployment", f"demo-tasklane-worker-{n}")
+            for n in ("own", "bare", "plain")
+        )
+
+        def extra_env(deployment: Obj) -> list[Obj]:
+            return [e for e in next(containers(deployment))["env"] if e["name"] in ("A", "B")]
+
+        assert extra_env(own) == [{"name": "A", "value": "own"}]
+        assert extra_env(plain) == default_env
+        assert pod_spec(own)["tolerations"] == [{"key": "batch", "operator": "Exists"}]
+        assert pod_labels(own)["team"] == "core" and pod_labels(own)["tier"] == "fast"
+        assert pod_spec(own)["priorityClassName"] == "tasklane-batch"
+        account = one(objects, "ServiceAccount", "demo-tasklane-worker-own")
+        assert account["metadata"]["annotations"] == {"a": "1", "b": "3"}
+        # An empty or false value of a pool switches off what workerDefaults switches on.
+        assert extra_env(bare) == []
+        assert "tolerations" not in pod_spec(bare)
+        assert "priorityClassName" not in pod_spec(bare)
+        assert pod_spec(bare)["serviceAccountName"] == "demo-tasklane"
+        assert not [
+            a for a in of_kind(objects, "ServiceAccount") if "bare" in a["metadata"]["name"]
+        ]
+
     def test_workers_reach_redis_with_the_password_by_reference(self) -> None:
         for deployment in render(show_only=DEPLOYMENT):
             labels = deployment["spec"]["template"]["metadata"]["labels"]
@@ -147,6 +211,35 @@ class TestWorkerPodDisruptionBudget:
         }
         budgets = render(values, show_only=["worker/worker-poddisruptionbudget.yaml"])
         assert [b["metadata"]["name"] for b in budgets] == ["demo-tasklane-worker-b"]
+
+
+class TestWorkerServiceAccount:
+    def test_one_per_pool_that_its_pods_run_as(self) -> None:
+        objects = render(show_only=[*DEPLOYMENT, "worker/worker-serviceaccount.yaml"])
+        accounts = {a["metadata"]["name"]: a for a in of_kind(objects, "ServiceAccount")}
+        assert set(accounts) == {"demo-tasklane-worker-general", "demo-tasklane-worker-reports"}
+        for deployment in of_kind(objects, "Deployment"):
+            name = pod_spec(deployment)["serviceAccountName"]
+            assert name == deployment["metadata"]["name"]
+            pool = deployment["metadata"]["labels"]["tasklane.io/worker-pool"]
+            assert accounts[name]["metadata"]["labels"]["tasklane.io/worker-pool"] == pool
+            assert accounts[name]["automountServiceAccountToken"] is False
+
+    def test_a_name_shared_by_every_pool_must_not_be_created_twice(self) -> None:
+        named = {"workerDefaults": {"serviceAccount": {"name": "workers"}}}
+        with pytest.raises(helm.HelmRenderError, match='"workers" would be created twice'):
+            render(named)
+        shared = {"workerDefaults": {"serviceAccount": {"create": False, "name": "workers"}}}
+        objects = render(shared)
+        assert (
+            of_kind(
+                render(shared, show_only=["worker/worker-serviceaccount.yaml"]), "ServiceAccount"
+            )
+            == []
+        )
+        for deployment in of_kind(objects, "Deployment"):
+            if "-worker-" in deployment["metadata"]["name"]:
+                assert pod_spec(deployment)["serviceAccountName"] == "workers"
 
 
 class TestWorkerNetworkPolicy:

@@ -32,6 +32,7 @@ Names, labels, images and the pieces of pod spec every component shares.
 {{- define "tasklane.serviceAccountName" -}}{{ include "tasklane.fullname" . }}{{- end }}
 {{- define "tasklane.autoscalerName" -}}{{ include "tasklane.fullname" . }}-autoscaler{{- end }}
 {{- define "tasklane.kedaAuthName" -}}{{ include "tasklane.fullname" . }}-worker-keda{{- end }}
+{{- define "tasklane.flowerName" -}}{{ include "tasklane.fullname" . }}-flower{{- end }}
 
 {{/* The Deployment name of a pool: (dict "root" $ "pool" $pool) */}}
 {{- define "tasklane.workerName" -}}
@@ -165,6 +166,23 @@ Where Redis answers for a client outside this namespace (KEDA's operator): a dic
 {{- end }}
 {{- end }}
 
+{{/* The path Flower serves under: "/" or "/<flower.urlPrefix>". */}}
+{{- define "tasklane.flowerPath" -}}
+/{{ .Values.flower.urlPrefix }}
+{{- end }}
+
+{{/* Where Flower's `user:password` list lives: a dict with "name" and "key"; empty when
+flower.basicAuth is off. The generated Secret also holds Flower's cookie secret. */}}
+{{- define "tasklane.flowerBasicAuthSecret" -}}
+{{- if .Values.flower.basicAuth.enabled }}
+{{- if .Values.flower.basicAuth.existingSecret }}
+{{- dict "name" .Values.flower.basicAuth.existingSecret "key" .Values.flower.basicAuth.existingSecretKey | toJson }}
+{{- else }}
+{{- dict "name" (include "tasklane.flowerName" .) "key" "basic-auth" | toJson }}
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{/* Pod annotations that roll the pods when the shared config or the generated secret changes. */}}
 {{- define "tasklane.checksumAnnotations" -}}
 checksum/config: {{ include (print .Template.BasePath "/tasklane-configmap.yaml") . | sha256sum }}
@@ -195,6 +213,9 @@ checksum/redis-secret: {{ include (print .Template.BasePath "/redis/redis-secret
 
 {{/* Scheduling keys shared by every pod spec: pass the component's values. */}}
 {{- define "tasklane.scheduling" -}}
+{{- with .priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
 {{- with .nodeSelector }}
 nodeSelector:
   {{- toYaml . | nindent 2 }}
@@ -209,23 +230,143 @@ affinity:
 {{- end }}
 {{- end }}
 
+{{/*
+Where a component's replicas spread: (dict "labels" <the dict of tasklane.selectorLabels>
+"values" <component values> "pool" <a worker pool's name, or absent> "byDefault" <whether
+defaultTopologySpread applies>). The component's own constraints replace the default; one
+without labelSelector gets the component's (and pool's) pods, so workerDefaults can spread
+each pool over its own pods.
+*/}}
+{{- define "tasklane.topologySpread" -}}
+{{- $selector := include "tasklane.selectorLabels" .labels | fromYaml }}
+{{- with .pool }}
+{{- $_ := set $selector "tasklane.io/worker-pool" . }}
+{{- end }}
+{{- $constraints := list }}
+{{- range $given := .values.topologySpreadConstraints }}
+{{- $constraint := deepCopy $given }}
+{{- if not (hasKey $constraint "labelSelector") }}
+{{- $_ := set $constraint "labelSelector" (dict "matchLabels" $selector) }}
+{{- end }}
+{{- $constraints = append $constraints $constraint }}
+{{- end }}
+{{- $default := .labels.root.Values.defaultTopologySpread }}
+{{- if and (not $constraints) .byDefault $default.enabled }}
+{{- /* pod-template-hash: during a rollout, the new ReplicaSet's pods spread among themselves
+instead of around the old ones about to go. */}}
+{{- $constraints = list (dict
+  "maxSkew" $default.maxSkew
+  "topologyKey" $default.topologyKey
+  "whenUnsatisfiable" "ScheduleAnyway"
+  "labelSelector" (dict "matchLabels" $selector)
+  "matchLabelKeys" (list "pod-template-hash")
+) }}
+{{- end }}
+{{- with $constraints }}
+{{- dict "topologySpreadConstraints" . | toYaml }}
+{{- end }}
+{{- end }}
+
+{{/* The shared ConfigMap, then the component's extraEnvFrom: (dict "root" $ "values" ...). */}}
+{{- define "tasklane.envFrom" -}}
+- configMapRef:
+    name: {{ include "tasklane.configName" .root }}
+{{- with .values.extraEnvFrom }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* A component's volumes: /tmp's emptyDir, then its extraVolumes. Pass the values. */}}
+{{- define "tasklane.podVolumes" -}}
+{{ include "tasklane.tmpVolume" . }}
+{{- with .extraVolumes }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* A component's container mounts: /tmp, then its extraVolumeMounts. Pass the values. */}}
+{{- define "tasklane.volumeMounts" -}}
+{{ include "tasklane.tmpVolumeMount" . }}
+{{- with .extraVolumeMounts }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Extra labels of a component's pods (check-values refuses the chart's own). */}}
+{{- define "tasklane.podLabels" -}}
+{{- with .podLabels }}{{ toYaml . }}{{ end }}
+{{- end }}
+
+{{/*
+The ServiceAccount a component's pods run as: (dict "root" $ "values" <component values>
+"name" <the component's resource name>). Its own when serviceAccount.create (named
+serviceAccount.name or after the component); else serviceAccount.name, or the shared account.
+*/}}
+{{- define "tasklane.componentServiceAccountName" -}}
+{{- $account := .values.serviceAccount }}
+{{- if $account.create }}
+{{- $account.name | default .name }}
+{{- else }}
+{{- $account.name | default (include "tasklane.serviceAccountName" .root) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The ServiceAccount a component creates, with its annotations (workload identity): (dict "root"
+$ "values" <component values> "name" <the component's resource name> "labels" <labels dict
+for tasklane.labels> "extraLabels" <map>). Renders nothing unless serviceAccount.create.
+*/}}
+{{- define "tasklane.componentServiceAccount" -}}
+{{- if .values.serviceAccount.create }}
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {{ include "tasklane.componentServiceAccountName" . }}
+  namespace: {{ .root.Release.Namespace }}
+  labels:
+    {{- include "tasklane.labels" .labels | nindent 4 }}
+    {{- with .extraLabels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  {{- with .values.serviceAccount.annotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- /* Nothing in tasklane's pods calls the Kubernetes API. Workload identity does not need the
+token either: its webhooks project a token of their own, GKE's metadata server needs none. */}}
+automountServiceAccountToken: false
+{{- end }}
+{{- end }}
+
 {{/* The queues tasklane routes to (tasklane_contract.queues.ALL_QUEUES). */}}
 {{- define "tasklane.knownQueues" -}}
 {{- list "default" "email" "reports" "maintenance" | toJson }}
 {{- end }}
 
 {{/*
-A worker pool with workerDefaults filled in: (dict "root" $ "pool" $pool) -> JSON.
-mergeOverwrite skips zero and null values, so keys that may legitimately be 0 or null are
-copied from the pool explicitly.
+`over` laid on `base`: (dict "base" <map> "over" <map>) -> JSON. Maps merge key by key; any
+other value of `over` replaces base's: a list whole (merged item by item, env lists, volumes and
+tolerations would mean nothing), and also false, 0, "", [] and null, so a pool can switch off
+what workerDefaults switches on. Sprig's mergeOverwrite does so under Helm 4, but Helm 3's
+keeps base's value under a false or null one (helm/helm#9591): spelt out, the result is the
+same under either.
 */}}
+{{- define "tasklane.overlay" -}}
+{{- $merged := deepCopy .base }}
+{{- range $key, $value := .over }}
+{{- $current := get $merged $key }}
+{{- if and (kindIs "map" $value) (kindIs "map" $current) }}
+{{- $_ := set $merged $key (include "tasklane.overlay" (dict "base" $current "over" $value) | fromJson) }}
+{{- else }}
+{{- $_ := set $merged $key $value }}
+{{- end }}
+{{- end }}
+{{- toJson $merged }}
+{{- end }}
+
+{{/* A worker pool with workerDefaults filled in: (dict "root" $ "pool" $pool) -> JSON. */}}
 {{- define "tasklane.workerPool" -}}
-{{- $pool := mergeOverwrite (deepCopy .root.Values.workerDefaults) (deepCopy .pool) }}
-{{- range $key := list "replicas" "shutdownTimeoutSeconds" }}
-{{- if hasKey $.pool $key }}
-{{- $_ := set $pool $key (get $.pool $key) }}
-{{- end }}
-{{- end }}
+{{- $pool := include "tasklane.overlay" (dict "base" .root.Values.workerDefaults "over" .pool) | fromJson }}
 {{- if kindIs "invalid" $pool.shutdownTimeoutSeconds }}
 {{- $_ := set $pool "shutdownTimeoutSeconds" (sub (int $pool.terminationGracePeriodSeconds) 10) }}
 {{- end }}
