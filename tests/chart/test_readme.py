@@ -4,13 +4,32 @@ renders with the values it sets, the names it uses exist, the kind URL is the ma
 from __future__ import annotations
 
 import re
+import textwrap
 
 import pytest
+import yaml
 
-from tests.chart.render import CHART_DIR, REPO_ROOT, of_kind, render, values_from_command
+from tests.chart.render import (
+    CHART_DIR,
+    REPO_ROOT,
+    Obj,
+    containers,
+    env_of,
+    of_kind,
+    one,
+    pod_spec,
+    render,
+    values_from_command,
+)
 
 README = (CHART_DIR / "README.md").read_text()
 MAKEFILE = (REPO_ROOT / "Makefile").read_text()
+
+
+def _values_examples(text: str) -> list[Obj]:
+    """The ```yaml blocks of a README (indented ones too, inside a list item)."""
+    blocks = re.findall(r"```yaml\n(.*?)\n\s*```", text, re.DOTALL)
+    return [yaml.safe_load(textwrap.dedent(block)) for block in blocks]
 
 
 def _commands(prefix: str) -> list[str]:
@@ -52,3 +71,21 @@ class TestChartReadme:
             "make images",
         ):
             assert target in README
+
+
+@pytest.mark.parametrize("readme", ["README.md", "helm/tasklane/README.md"])
+def test_values_examples_render_and_reach_the_pools_pods(readme: str) -> None:
+    """The values a README shows for a task's secret, files and identity are what the pool gets."""
+    examples = _values_examples((REPO_ROOT / readme).read_text())
+    assert examples
+    for values in examples:
+        objects = render(values, name="tasklane", namespace="tasklane")
+        for pool in values["workers"]:
+            deployment = one(objects, "Deployment", f"tasklane-worker-{pool['name']}")
+            (container,) = containers(deployment)
+            for variable in pool.get("extraEnv", []):
+                assert env_of(container)[variable["name"]] == variable
+            mounts = container["volumeMounts"]
+            assert all(m in mounts for m in pool.get("extraVolumeMounts", []))
+            volumes = pod_spec(deployment)["volumes"]
+            assert all(v in volumes for v in pool.get("extraVolumes", []))
