@@ -31,21 +31,31 @@ def processes_with_marker(marker: str) -> list[int]:
     return found
 
 
-def test_runner_serves_tasks_and_stops_every_child(tmp_path: Path) -> None:
-    marker = f"TASKLANE_TEST_MARKER={uuid.uuid4()}"
-    port, exporter_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if k != "TASKLANE_REDIS_URL"}
-    env |= {
-        "TASKLANE_API_PORT": str(port),
-        "TASKLANE_EXPORTER_PORT": str(exporter_port),
-        marker.split("=")[0]: marker.split("=")[1],
-    }
+def start_runner(tmp_path: Path, settings: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
+    """`make run`'s runner in tmp_path, with an embedded Redis of its own and these settings on
+    top of this environment; returns it and its log."""
+    env = {k: v for k, v in os.environ.items() if k != "TASKLANE_REDIS_URL"} | settings
+    log = tmp_path / "run.log"
     runner = subprocess.Popen(
         [sys.executable, "-m", "tasklane_devstack"],
         cwd=tmp_path,
         env=env,
-        stdout=(tmp_path / "run.log").open("wb"),
+        stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
+    )
+    return runner, log
+
+
+def test_runner_serves_tasks_and_stops_every_child(tmp_path: Path) -> None:
+    marker = f"TASKLANE_TEST_MARKER={uuid.uuid4()}"
+    port, exporter_port = free_port(), free_port()
+    runner, _ = start_runner(
+        tmp_path,
+        {
+            "TASKLANE_API_PORT": str(port),
+            "TASKLANE_EXPORTER_PORT": str(exporter_port),
+            marker.split("=")[0]: marker.split("=")[1],
+        },
     )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
@@ -100,22 +110,16 @@ def test_runner_serves_tasks_and_stops_every_child(tmp_path: Path) -> None:
 def test_autoscale_grows_and_shrinks_local_workers(tmp_path: Path) -> None:
     marker = f"{uuid.uuid4()}"
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "TASKLANE_REDIS_URL"}
-    env |= {
-        "TASKLANE_API_PORT": str(port),
-        "TASKLANE_TEST_MARKER": marker,
-        "TASKLANE_WORKER_CONCURRENCY": "1",
-        "TASKLANE_AUTOSCALE": "1",
-        "TASKLANE_AUTOSCALE_MAX": "3",
-        "TASKLANE_AUTOSCALE_SCALE_DOWN_S": "2",
-    }
-    log = tmp_path / "run.log"
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "tasklane_devstack"],
-        cwd=tmp_path,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
+    runner, log = start_runner(
+        tmp_path,
+        {
+            "TASKLANE_API_PORT": str(port),
+            "TASKLANE_TEST_MARKER": marker,
+            "TASKLANE_WORKER_CONCURRENCY": "1",
+            "TASKLANE_AUTOSCALE": "1",
+            "TASKLANE_AUTOSCALE_MAX": "3",
+            "TASKLANE_AUTOSCALE_SCALE_DOWN_S": "2",
+        },
     )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
@@ -145,21 +149,15 @@ def test_autoscale_grows_and_shrinks_local_workers(tmp_path: Path) -> None:
 def test_flower_starts_on_its_port_behind_the_printed_password(tmp_path: Path) -> None:
     marker = f"{uuid.uuid4()}"
     port, flower_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if k != "TASKLANE_REDIS_URL"}
-    env |= {
-        "TASKLANE_API_PORT": str(port),
-        "TASKLANE_EXPORTER_PORT": str(free_port()),
-        "TASKLANE_FLOWER": "1",
-        "TASKLANE_FLOWER_LISTEN_PORT": str(flower_port),
-        "TASKLANE_TEST_MARKER": marker,
-    }
-    log = tmp_path / "run.log"
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "tasklane_devstack"],
-        cwd=tmp_path,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
+    runner, log = start_runner(
+        tmp_path,
+        {
+            "TASKLANE_API_PORT": str(port),
+            "TASKLANE_EXPORTER_PORT": str(free_port()),
+            "TASKLANE_FLOWER": "1",
+            "TASKLANE_FLOWER_LISTEN_PORT": str(flower_port),
+            "TASKLANE_TEST_MARKER": marker,
+        },
     )
     try:
         banner = eventually(
