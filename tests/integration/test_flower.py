@@ -132,10 +132,14 @@ class TestFlower:
     def test_revoke_without_credentials_is_refused(self, flower: Flower) -> None:
         assert flower.post("/api/task/revoke/some-id", auth=None).status_code == 401
 
-    def test_health_check_needs_no_credentials(self, flower: Flower) -> None:
-        # What the chart's probes call.
+    def test_only_the_health_check_and_metrics_answer_without_credentials(
+        self, flower: Flower
+    ) -> None:
+        # The health check is what the chart's probes call. Flower serves its Prometheus
+        # metrics (task and worker counts, as celery-exporter's) to anyone who reaches it.
         response = flower.get("/healthcheck", auth=None)
         assert response.status_code == 200 and response.text == "OK"
+        assert flower.get("/metrics", auth=None).status_code == 200
 
 
 @pytest.mark.parametrize("auth_env", [{}, {"FLOWER_BASIC_AUTH": " "}])

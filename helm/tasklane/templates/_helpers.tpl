@@ -347,9 +347,9 @@ automountServiceAccountToken: false
 `over` laid on `base`: (dict "base" <map> "over" <map>) -> JSON. Maps merge key by key; any
 other value of `over` replaces base's: a list whole (merged item by item, env lists, volumes and
 tolerations would mean nothing), and also false, 0, "", [] and null, so a pool can switch off
-what workerDefaults switches on. Sprig's mergeOverwrite does so under Helm 4, but Helm 3's
-keeps base's value under a false or null one (helm/helm#9591): spelt out, the result is the
-same under either.
+what workerDefaults switches on. Sprig's mergeOverwrite does all that under Helm 4, but under
+Helm 3 keeps base's value beneath a false or null one (helm/helm#9591); written out here, a
+pool means the same under either.
 */}}
 {{- define "tasklane.overlay" -}}
 {{- $merged := deepCopy .base }}
