@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -236,3 +237,53 @@ async def test_a_missing_deployment_is_reported_and_retried(
 
     cluster.objects[DEPLOYMENTS, NAMESPACE, "workers"] = deployment(replicas=1)
     await eventually(lambda: replicas(cluster) == 2, within_s=45)  # retried, then acted on
+
+
+@pytest.mark.asyncio
+async def test_a_broken_broker_connection_leaves_the_operator_polling(
+    cluster: kmock.KubernetesEmulator, own_redis: redis.Redis, operator: int
+) -> None:
+    # A task reserved: scaling 3 -> 1 asks Celery (inspect, over a pooled broker connection)
+    # which pods run nothing before it goes ahead.
+    reserve(own_redis, "tag-1", "default", time.time())
+    cluster.objects[DEPLOYMENTS, NAMESPACE, "workers"] = deployment(replicas=3)
+    for name in ("workers-a", "workers-b", "workers-c"):
+        cluster.objects[PODS, NAMESPACE, name] = pod(name)
+    cluster.objects[AUTOSCALERS, NAMESPACE, "workers"] = autoscaler()
+    await eventually(lambda: replicas(cluster) == 1)
+
+    # Every client connection of the operator is closed under it, as a Redis restart does: the
+    # next inspect meets a stale pooled connection ("Connection closed by server").
+    own_redis.client_kill_filter(_type="normal", skipme=True)
+    cluster.objects[DEPLOYMENTS, NAMESPACE, "workers"] = deployment(replicas=3)
+    broken_at = time.monotonic()
+    # The failed poll is retried at the poll interval (1 s), not after kopf's 60 s backoff.
+    await eventually(lambda: replicas(cluster) == 1, within_s=20)
+    print(f"scaled down again {time.monotonic() - broken_at:.1f} s after the connections broke")
+
+
+@pytest.mark.asyncio
+async def test_routine_polls_log_nothing_at_info_and_a_scaling_one_line(
+    cluster: kmock.KubernetesEmulator,
+    own_redis: redis.Redis,
+    operator: int,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cluster.objects[DEPLOYMENTS, NAMESPACE, "workers"] = deployment(replicas=1)
+    cluster.objects[AUTOSCALERS, NAMESPACE, "workers"] = autoscaler(minReplicas=1)
+    await eventually(lambda: status(cluster).get("lastDecision") == "hold")
+    caplog.set_level(logging.DEBUG)
+    caplog.clear()
+    polls_before = len(cluster[kmock.method.PATCH, kmock.resource(AUTOSCALERS)])
+    await asyncio.sleep(5)  # five polls, nothing to change
+    polls = len(cluster[kmock.method.PATCH, kmock.resource(AUTOSCALERS)]) - polls_before
+    assert polls >= 3  # it did poll, and patched its status each time
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == []
+
+    own_redis.rpush("default", *[b"task"] * 10)
+    await eventually(lambda: replicas(cluster) > 1)
+    await asyncio.sleep(2)  # polls after the change: still quiet
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"{NAMESPACE}/workers: workers: 1 -> ")
+    assert "10 waiting" in lines[0]

@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import kombu.exceptions
 import kopf
 import prometheus_client
 import redis
@@ -37,6 +38,14 @@ from tasklane_contract.celery_config import create_celery_app
 
 # Timers wake this often; each object acts every spec.pollIntervalSeconds.
 TIMER_TICK_S = 1.0
+# What Redis or the broker raise when they are away or a pooled connection went stale (after a
+# restart, or a CLIENT KILL): a reason to try again at the next poll, not a handler failure
+# (which kopf would retry only after its 60 s backoff).
+BROKER_ERRORS = (redis.RedisError, kombu.exceptions.OperationalError, ConnectionError, TimeoutError)
+
+# The operator's own lines: one per scaling decision that changes something. Routine polls log
+# nothing at INFO (see `start`).
+log = logging.getLogger("tasklane_autoscaler")
 
 
 def _credentials(settings: kopf.OperatorSettings) -> kopf.ConnectionInfo | None:
@@ -61,11 +70,17 @@ async def start(
     # A timer succeeds every tick: its log line must not become an Event each time. The Events
     # written are the scaling decisions (kopf.event) and warnings.
     settings.posting.level = logging.WARNING
+    # kopf logs each handler's success at INFO on `kopf.objects`: every poll of every
+    # WorkerAutoscaler, and every watch event its own status patches cause (tens of thousands
+    # of lines a day per pool). Failures are WARNING and above, and stay; the decisions are
+    # logged on `tasklane_autoscaler`. TASKLANE_LOG_LEVEL=DEBUG brings the routine lines back.
+    app_settings = Settings()
+    if app_settings.log_level != "DEBUG":
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     settings.peering.standalone = True  # one operator replica (Recreate strategy)
     # The CRD is installed with the chart: no watching of CRDs or namespaces, so the operator
     # needs no cluster-wide read access beyond what it scales.
     settings.scanning.disabled = True
-    app_settings = Settings()
     own = AutoscalerSettings()
     memo.own_settings = own
     memo.redis = redis.Redis.from_url(app_settings.broker_url, socket_timeout=5)
@@ -137,7 +152,8 @@ async def autoscale(
         deployment.get("spec", {}).get("selector", {}).get("matchLabels", {})
     )
     worker_pods = await _worker_pods(memo.kube, namespace, selector)
-    on_leaving = await _tasks_on_leaving_pods(memo, worker_pods)
+    retry_s = config.poll_interval_s
+    on_leaving = await _tasks_on_leaving_pods(memo, worker_pods, retry_s)
 
     observation = Observation(
         time=now,
@@ -157,10 +173,10 @@ async def autoscale(
         # Which pods run nothing is asked of Celery only when a scale-down is on the table; the
         # policy is pure, so it decides again on the same state knowing it. A recent answer may
         # hold the scale-down; one that goes ahead is decided on a fresh answer.
-        running, asked_now = await _running_by_worker(memo, ANSWER_REUSE_S)
+        running, asked_now = await _running_by_worker(memo, retry_s, ANSWER_REUSE_S)
         decision = _decide_knowing_idle(observation, config.scaling, state, worker_pods, running)
         if decision.desired < current and not asked_now:
-            running, _asked_now = await _running_by_worker(memo)
+            running, _asked_now = await _running_by_worker(memo, retry_s)
             decision = _decide_knowing_idle(
                 observation, config.scaling, state, worker_pods, running
             )
@@ -171,12 +187,16 @@ async def autoscale(
             assert running is not None
             await _mark_idle_workers_first(memo, namespace, worker_pods, running)
         await _set_replicas(memo.kube, namespace, config.target_deployment, decision.desired)
+        message = (
+            f"{config.target_deployment}: {current} -> {decision.desired} replicas "
+            f"({decision.reason.value}: {reading.waiting} waiting, {reading.reserved} reserved)"
+        )
+        log.info("%s/%s: %s", namespace, name, message)
         kopf.event(  # explicit type: not filtered by the posting level set at startup
             body,
             type="Normal",
             reason="ScaledUp" if decision.desired > current else "ScaledDown",
-            message=f"{config.target_deployment}: {current} -> {decision.desired} replicas "
-            f"({decision.reason.value}: {reading.waiting} waiting, {reading.reserved} reserved)",
+            message=message,
         )
         patch.status["lastScaleTime"] = datetime.datetime.now(datetime.UTC).isoformat()
 
@@ -237,7 +257,7 @@ def _warn_once(memo: Any, body: kopf.Body, reason: str, message: str) -> None:
 async def _read_queues(memo: Any, queues: tuple[str, ...], retry_s: float) -> QueueReading:
     try:
         reading: QueueReading = await asyncio.to_thread(read_queues, memo.redis, queues)
-    except redis.RedisError as error:
+    except BROKER_ERRORS as error:
         raise kopf.TemporaryError(f"cannot read the backlog: {error}", delay=retry_s) from error
     return reading
 
@@ -280,27 +300,35 @@ def _decide_knowing_idle(
     return decide(dataclasses.replace(observation, idle_replicas=idle), scaling, state)
 
 
-async def _running_by_worker(memo: Any, max_age_s: float = 0.0) -> tuple[dict[str, int], bool]:
+async def _running_by_worker(
+    memo: Any, retry_s: float, max_age_s: float = 0.0
+) -> tuple[dict[str, int], bool]:
     """Running tasks per worker: Celery's last answer if younger than `max_age_s`, else a new
-    one; and whether it was asked for now."""
+    one; and whether it was asked for now. Without an answer (Redis away, a stale pooled
+    connection) nothing that needs it is decided: the poll is tried again in `retry_s`."""
     last: LastAnswer = memo.setdefault("last_running_answer", LastAnswer())
     reusable = last.within(time.monotonic(), max_age_s)
     if reusable is not None:
         return reusable, False
     own: AutoscalerSettings = memo.own_settings
-    running: dict[str, int] = await asyncio.to_thread(
-        running_tasks_by_worker, memo.celery, own.inspect_timeout_seconds
-    )
+    try:
+        running: dict[str, int] = await asyncio.to_thread(
+            running_tasks_by_worker, memo.celery, own.inspect_timeout_seconds
+        )
+    except BROKER_ERRORS as error:
+        raise kopf.TemporaryError(
+            f"cannot ask the workers what they run: {error}", delay=retry_s
+        ) from error
     last.remember(time.monotonic(), running)
     return running, True
 
 
-async def _tasks_on_leaving_pods(memo: Any, pods: list[dict[str, Any]]) -> int:
+async def _tasks_on_leaving_pods(memo: Any, pods: list[dict[str, Any]], retry_s: float) -> int:
     """Reserved tasks on pods being terminated: asked of Celery only when there are such pods."""
     leaving = leaving_pods(pods)
     if not leaving:
         return 0
-    running, _asked_now = await _running_by_worker(memo, ANSWER_REUSE_S)
+    running, _asked_now = await _running_by_worker(memo, retry_s, ANSWER_REUSE_S)
     return tasks_on_leaving(leaving, running)
 
 
