@@ -119,7 +119,8 @@ endif
 	@echo "  export TASKLANE_API_KEY=\$$(kubectl --context $(KUBE_CONTEXT) -n $(KUBE_NAMESPACE) get secret $(HELM_RELEASE)-api-keys -o jsonpath='{.data.api-keys}' | base64 -d)"
 	@echo "  curl -s -X POST http://127.0.0.1:$(KIND_API_PORT)/v1/tasks/text.process -H \"Authorization: Bearer \$$TASKLANE_API_KEY\" -H 'Content-Type: application/json' -d '{\"data\": \"hello\"}'"
 	@echo "  curl -s -H \"Authorization: Bearer \$$TASKLANE_API_KEY\" http://127.0.0.1:$(KIND_API_PORT)/v1/tasks/<id>"
-	@echo "scale a worker pool: kubectl --context $(KUBE_CONTEXT) -n $(KUBE_NAMESPACE) scale deployment/$(HELM_RELEASE)-worker-general --replicas=3"
+	@echo "scale a worker pool (its replicas come from the values: kubectl scale lasts until the next make kind-up; helm status $(HELM_RELEASE) says who owns each pool's replicas):"
+	@echo "  kubectl --context $(KUBE_CONTEXT) -n $(KUBE_NAMESPACE) scale deployment/$(HELM_RELEASE)-worker-general --replicas=3"
 	$(if $(filter 1,$(MONITORING)),@echo "Grafana: kubectl --context $(KUBE_CONTEXT) -n $(MONITORING_NAMESPACE) port-forward svc/kube-prometheus-stack-grafana 3000:80")
 
 kind-down: ## delete the kind cluster of kind-up

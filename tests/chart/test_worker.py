@@ -12,9 +12,11 @@ import yaml
 from tasklane_contract import CATALOG
 from tests.chart.render import (
     CHART_DIR,
+    COMBINATIONS,
     Obj,
     containers,
     env_of,
+    notes,
     of_kind,
     one,
     pod_labels,
@@ -269,3 +271,60 @@ class TestWorkerNames:
     def test_a_pool_name_too_long_is_rejected(self) -> None:
         with pytest.raises(helm.HelmValuesError):
             render({"workers": [{"name": "a" * 26, "queues": ["default"]}]})
+
+
+def _replica_owners(values: dict[str, object]) -> dict[str, str]:
+    """Pool name -> what the release notes say about who sets its replicas."""
+    text = notes(values)
+    section = text.split("Who sets each worker pool's replicas, and how to change them:\n", 1)[1]
+    owners: dict[str, str] = {}
+    pool = ""
+    for line in section.split("\n\n", 1)[0].splitlines():
+        header = re.match(r"  (\S+) \(deployment/\S+\):$", line)
+        if header:
+            pool = header.group(1)
+            owners[pool] = ""
+        else:
+            owners[pool] += line.strip() + " "
+    return owners
+
+
+class TestNotesOnWorkerReplicas:
+    def test_helm_owns_replicas_set_in_the_values(self) -> None:
+        owners = _replica_owners({})
+        assert set(owners) == {"general", "reports"}
+        general = owners["general"]
+        assert general.startswith("Helm, replicas 1 from the values")
+        assert "workers[name=general].replicas" in general
+        assert (
+            "kubectl scale --namespace work deployment/demo-tasklane-worker-general --replicas=N "
+            "lasts until the next upgrade" in general
+        )
+
+    def test_null_replicas_are_left_to_kubectl_scale(self) -> None:
+        owners = _replica_owners(COMBINATIONS["two-pools-custom"])
+        assert owners["slow"].startswith("you (replicas is null")
+        assert (
+            "kubectl scale --namespace work deployment/demo-tasklane-worker-slow"
+            in (owners["slow"])
+        )
+        assert owners["fast"].startswith("Helm, replicas 3")
+
+    @pytest.mark.parametrize(
+        ("combination", "owner"),
+        [
+            ("autoscaling-operator", "tasklane's operator, through WorkerAutoscaler"),
+            ("autoscaling-keda", "KEDA, through ScaledObject"),
+            ("autoscaling-hpa", "the HorizontalPodAutoscaler"),
+        ],
+    )
+    def test_an_autoscaled_pool_names_its_scaler_and_never_suggests_kubectl_scale(
+        self, combination: str, owner: str
+    ) -> None:
+        general = _replica_owners(COMBINATIONS[combination])["general"]
+        assert general.startswith(f"{owner} demo-tasklane-worker-general")
+        bounds = {"autoscaling-operator": "0-20", "autoscaling-keda": "0-20"}
+        assert f"({bounds.get(combination, '2-8')} replicas" in general
+        assert "workers[name=general].autoscaling.minReplicas/maxReplicas" in general
+        assert "kubectl scale --namespace" not in general
+        assert "a kubectl scale is undone" in general
