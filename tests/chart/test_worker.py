@@ -105,6 +105,8 @@ class TestWorkerDeployment:
         command = ["python", "-m", "tasklane_worker.liveness", "--max-age", "45"]
         for probe in ("startupProbe", "livenessProbe"):
             assert container[probe]["exec"]["command"] == command
+        # Waiting for Redis is alive but not ready (test_redis_outage.py runs both commands).
+        assert container["readinessProbe"]["exec"]["command"] == [*command, "--ready"]
         heartbeat = env_of(container)["TASKLANE_WORKER_HEARTBEAT_FILE"]["value"]
         mount = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}["tmp"]
         assert heartbeat.startswith(mount + "/")

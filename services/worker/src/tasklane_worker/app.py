@@ -10,7 +10,7 @@ from tasklane_contract.settings import Settings
 from tasklane_worker import tasks as _implementations  # noqa: F401  (registers them)
 from tasklane_worker.event_batching import BatchedTaskEvents
 from tasklane_worker.execution import register_task
-from tasklane_worker.heartbeat import CONF_KEY, HeartbeatFile
+from tasklane_worker.heartbeat import CONF_KEY, HeartbeatConsumer, HeartbeatFile
 from tasklane_worker.registry import IMPLEMENTATIONS, consistency_problems
 
 
@@ -29,4 +29,5 @@ def create_worker_app(settings: Settings) -> Celery:
     if settings.worker_heartbeat_file is not None:
         app.conf[CONF_KEY] = str(settings.worker_heartbeat_file)
         app.steps["consumer"].add(HeartbeatFile)
+        app.conf.worker_consumer = HeartbeatConsumer
     return app

@@ -1,36 +1,24 @@
-"""Liveness probe: `python -m tasklane_worker.liveness [--max-age SECONDS]` exits 1 when the
-worker's heartbeat file is missing or older than the limit."""
+"""Worker probe: `python -m tasklane_worker.liveness [--max-age SECONDS] [--ready]` exits 1 when
+the worker's heartbeat file is missing or older than the limit (its consumer is stuck); with
+`--ready` also while the worker waits for Redis instead of consuming."""
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 
+from tasklane_contract.heartbeat import probe_command
 from tasklane_contract.settings import Settings
-
-
-def heartbeat_age_s(mtime: float, now: float) -> float:
-    return max(0.0, now - mtime)
+from tasklane_worker.heartbeat import CONSUMING
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--max-age", type=float, default=60.0, help="seconds (default 60)")
-    options = parser.parse_args(argv)
-    path = Settings().worker_heartbeat_file
-    if path is None:
-        print("TASKLANE_WORKER_HEARTBEAT_FILE is not set", file=sys.stderr)
-        return 1
-    try:
-        age = heartbeat_age_s(path.stat().st_mtime, time.time())
-    except FileNotFoundError:
-        print(f"no heartbeat file at {path}", file=sys.stderr)
-        return 1
-    if age > options.max_age:
-        print(f"heartbeat is {age:.0f}s old (limit {options.max_age:.0f}s)", file=sys.stderr)
-        return 1
-    return 0
+    return probe_command(
+        argv,
+        Settings().worker_heartbeat_file,
+        setting="TASKLANE_WORKER_HEARTBEAT_FILE",
+        ready_states={CONSUMING},
+        description=__doc__ or "",
+    )
 
 
 if __name__ == "__main__":
