@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from tests.chart.render import containers, env_of, one, render
 
+BEAT = ["beat/beat-deployment.yaml"]
+
 
 class TestBeatDeployment:
     def test_single_replica_replaced_not_rolled(self) -> None:
-        deployment = one(render(show_only=["beat/beat-deployment.yaml"]), "Deployment")
+        deployment = one(render(show_only=BEAT), "Deployment")
         assert deployment["metadata"]["name"] == "demo-tasklane-beat"
         assert deployment["spec"]["replicas"] == 1
         # Recreate stops the old beat before the new one starts: no two owners mid-rollout.
@@ -15,6 +17,23 @@ class TestBeatDeployment:
         (container,) = containers(deployment)
         assert container["image"] == "tasklane-beat:0.1.0"
         assert "TASKLANE_REDIS_PASSWORD" in env_of(container)
+
+    def test_liveness_checks_the_heartbeat_beat_writes_also_while_waiting(self) -> None:
+        deployment = one(
+            render({"beat": {"heartbeatMaxAgeSeconds": 90}}, show_only=BEAT), "Deployment"
+        )
+        (container,) = containers(deployment)
+        command = ["python", "-m", "tasklane_beat.liveness", "--max-age", "90"]
+        for probe in ("startupProbe", "livenessProbe"):
+            assert container[probe]["exec"]["command"] == command
+        # No Service and no traffic: nothing for readiness to gate.
+        assert "readinessProbe" not in container
+        heartbeat = env_of(container)["TASKLANE_BEAT_HEARTBEAT_FILE"]["value"]
+        mount = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}["tmp"]
+        assert heartbeat.startswith(mount + "/")
+        skips = " ".join(deployment["metadata"]["annotations"].values())
+        assert "CKV_K8S_8" not in skips  # liveness is there now
+        assert "CKV_K8S_9" in skips
 
     def test_replicas_are_not_a_value(self) -> None:
         import helm_python as helm

@@ -5,23 +5,34 @@ from __future__ import annotations
 from celery import Celery
 
 from tasklane_beat.schedule import celery_beat_schedule, effective_schedule
+from tasklane_beat.scheduler import CONF_KEY, OutageTolerantScheduler
 from tasklane_contract.celery_config import create_celery_app
 from tasklane_contract.settings import Settings
 
-# Beat wakes at least this often; the lock holder renews its lock on every wake-up.
+# Beat wakes at least this often; the lock holder renews its lock on every wake-up. While Redis
+# is away, it is also the longest wait between two attempts to reach it.
 MAX_LOOP_INTERVAL_S = 5
 # A beat that dies holding the lock blocks the others for at most this long.
 LOCK_TIMEOUT_S = 25
+# A Redis call of beat's that takes longer fails, and the tick waits and retries: a tick never
+# hangs on a dead connection, so a stale heartbeat file means a stuck beat.
+REDIS_TIMEOUT_S = 5
 
 
 def create_beat_app(settings: Settings) -> Celery:
     app = create_celery_app(settings, main="tasklane_beat")
     app.conf.update(
         beat_schedule=celery_beat_schedule(effective_schedule(settings.beat_schedule)),
-        beat_scheduler="redbeat.RedBeatScheduler",
+        beat_scheduler=OutageTolerantScheduler,
         beat_max_loop_interval=MAX_LOOP_INTERVAL_S,
         redbeat_redis_url=settings.broker_url,
+        redbeat_redis_options={
+            "socket_connect_timeout": REDIS_TIMEOUT_S,
+            "socket_timeout": REDIS_TIMEOUT_S,
+        },
         redbeat_key_prefix="tasklane:beat",
         redbeat_lock_timeout=LOCK_TIMEOUT_S,
     )
+    if settings.beat_heartbeat_file is not None:
+        app.conf[CONF_KEY] = str(settings.beat_heartbeat_file)
     return app

@@ -83,6 +83,11 @@ class Settings(ServiceLinkProofSettings):
         description="File a worker touches while its consumer loop is alive; the liveness "
         "probe (`python -m tasklane_worker.liveness`) checks its age.",
     )
+    beat_heartbeat_file: Path | None = Field(
+        None,
+        description="File beat rewrites on every pass of its loop, also while it waits for "
+        "Redis; the liveness probe (`python -m tasklane_beat.liveness`) checks its age.",
+    )
     exporter_port: int = Field(
         9808, ge=1, le=65535, description="Port `make run` starts celery-exporter on."
     )
