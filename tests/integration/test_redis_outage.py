@@ -5,7 +5,6 @@ themselves."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -113,12 +112,8 @@ def test_a_worker_waiting_for_redis_is_alive_not_ready(
         print(f"outage {outage_s:.0f} s; ready again {ready_after_s:.1f} s after Redis came back")
 
         # A consumer that is truly stuck (its process stopped) still fails liveness.
-        os.kill(worker.process.pid, signal.SIGSTOP)
-        try:
-            time.sleep(WORKER_PROBE_MAX_AGE_S + 2)
+        with worker.frozen(WORKER_PROBE_MAX_AGE_S + 2):
             stuck = probe(liveness)
-        finally:
-            os.kill(worker.process.pid, signal.SIGCONT)
         assert stuck.returncode == 1
         assert "last state consuming" in stuck.stderr
     finally:

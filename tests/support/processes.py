@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import httpx
@@ -48,6 +48,17 @@ class ServiceProcess:
         """Signal the main process only, as Kubernetes does a container's first process."""
         if self.process.poll() is None:
             self.process.send_signal(signum)
+
+    @contextlib.contextmanager
+    def frozen(self, seconds: float) -> Iterator[None]:
+        """SIGSTOP the main process for `seconds`, then run the block, then SIGCONT: a process
+        whose loop hangs, as a liveness probe sees it."""
+        os.kill(self.process.pid, signal.SIGSTOP)
+        try:
+            time.sleep(seconds)
+            yield
+        finally:
+            os.kill(self.process.pid, signal.SIGCONT)
 
     def kill_group(self) -> None:
         with contextlib.suppress(ProcessLookupError):
