@@ -50,14 +50,22 @@ APP_VERSION := $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$$/\1/
 GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null)
 GIT_DIRTY := $(shell git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo -dirty)
 IMAGE_TAG ?= $(APP_VERSION)$(if $(GIT_COMMIT),-$(GIT_COMMIT)$(GIT_DIRTY))
-# Registry prefix for the images, e.g. ghcr.io/acme; empty for local images (kind).
+# Registry prefix for the images, e.g. ghcr.io/acme; empty for bare local names.
 IMAGE_REGISTRY ?=
+# One Dockerfile builds every image: adding a service's image is adding its member's name here.
 IMAGE_SERVICES := api worker beat autoscaler flower
+# Extra flags for every `build`, e.g. --pull=never or a build-time --volume.
+IMAGE_BUILD_FLAGS ?=
+# docker or podman; empty means docker when a Docker engine answers, else podman.
+CONTAINER_ENGINE ?=
 KIND_CLUSTER ?= tasklane
 KIND_CONFIG := k8s/kind-config.yaml
 # k8s/kind-config.yaml publishes this node port on 127.0.0.1:KIND_API_PORT.
 KIND_NODE_PORT := 30080
 KIND_API_PORT := 8080
+# kind-up tags its images localhost/tasklane-<service>: the name podman gives a local image, and
+# one the kind node's containerd keeps as it is (a bare name would become docker.io/library/...).
+KIND_IMAGE_REGISTRY := localhost
 KUBE_NAMESPACE ?= tasklane
 HELM_RELEASE ?= tasklane
 MONITORING ?=
@@ -65,35 +73,57 @@ MONITORING_NAMESPACE := monitoring
 # kube-prometheus-stack chart version for MONITORING=1; empty installs the newest.
 KPS_VERSION ?=
 KUBE_CONTEXT := kind-$(KIND_CLUSTER)
-NO_DOCKER_ENGINE := no Docker engine answers ('docker info' failed): start Docker (or set DOCKER_HOST to a running engine) and retry
+
+# The container engine: CONTAINER_ENGINE if set, else docker when a Docker engine answers, else
+# podman when installed (empty when neither). Found once, and only by the targets that use it.
+ENGINE = $(eval ENGINE := $(or $(CONTAINER_ENGINE),$(shell \
+  if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then echo docker; \
+  elif command -v podman >/dev/null 2>&1; then echo podman; fi)))$(ENGINE)
+# kind runs its nodes on podman only when told so.
+KIND_ENV = $(if $(filter podman,$(ENGINE)),KIND_EXPERIMENTAL_PROVIDER=$(or $(KIND_EXPERIMENTAL_PROVIDER),podman))
+
+# A recipe line that fails, saying why, unless ENGINE can build and run containers.
+define check_engine
+if [ -z "$(ENGINE)" ]; then \
+  if command -v docker >/dev/null 2>&1; then \
+    echo "make $@: no Docker engine answers ('docker info' failed) and podman is not installed: start Docker (or set DOCKER_HOST to a running engine), or install podman, and retry"; \
+  else echo "make $@: neither docker nor podman is installed; either one builds and runs the images"; fi; \
+  exit 1; \
+fi; \
+command -v "$(ENGINE)" >/dev/null 2>&1 || { echo "make $@: CONTAINER_ENGINE=$(ENGINE) is not installed"; exit 1; }; \
+"$(ENGINE)" info >/dev/null 2>&1 || { echo "make $@: '$(ENGINE) info' failed: $(ENGINE) cannot run containers here"; exit 1; }
+endef
 
 .PHONY: images kind-up kind-down
 
-images: ## build the api, worker, beat, autoscaler and flower images, tagged IMAGE_TAG
-	@command -v docker >/dev/null 2>&1 || { echo "make images: the docker CLI is not installed; it and a running Docker engine are needed to build images"; exit 1; }
-	@docker info >/dev/null 2>&1 || { echo "make images: $(NO_DOCKER_ENGINE)"; exit 1; }
+images: ## build the api, worker, beat, autoscaler and flower images with docker or podman, tagged IMAGE_TAG
+	@$(check_engine)
 	@set -e; for service in $(IMAGE_SERVICES); do \
 	  image="$(if $(IMAGE_REGISTRY),$(IMAGE_REGISTRY)/)tasklane-$$service:$(IMAGE_TAG)"; \
-	  echo "building $$image"; \
-	  DOCKER_BUILDKIT=1 docker build --file services/$$service/Dockerfile \
+	  description="$$(sed -n 's/^description = "\(.*\)"$$/\1/p' services/$$service/pyproject.toml)"; \
+	  echo "building $$image with $(ENGINE)"; \
+	  DOCKER_BUILDKIT=1 $(ENGINE) build --file services/Dockerfile --build-arg SERVICE=$$service \
+	    --build-arg "DESCRIPTION=$$description" \
 	    --build-arg VERSION=$(APP_VERSION) --build-arg REVISION=$(or $(GIT_COMMIT),unknown) \
-	    --tag "$$image" . ; \
+	    $(IMAGE_BUILD_FLAGS) --tag "$$image" . ; \
 	done
 
-kind-up: ## local kind cluster running the whole bundle; MONITORING=1 adds kube-prometheus-stack
-	@missing=""; for tool in docker kind kubectl helm; do \
+kind-up: ## local kind cluster (on docker or podman) running the whole bundle; MONITORING=1 adds kube-prometheus-stack
+	@missing=""; for tool in kind kubectl helm; do \
 	  command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; \
 	done; \
 	if [ -n "$$missing" ]; then echo "make kind-up needs these tools on PATH, missing:$$missing"; exit 1; fi
-	@docker info >/dev/null 2>&1 || { echo "make kind-up: $(NO_DOCKER_ENGINE)"; exit 1; }
-	@if kind get clusters 2>/dev/null | grep -qx '$(KIND_CLUSTER)'; then \
+	@$(check_engine)
+	@if $(KIND_ENV) kind get clusters 2>/dev/null | grep -qx '$(KIND_CLUSTER)'; then \
 	  echo "kind cluster $(KIND_CLUSTER) exists"; \
 	else \
-	  kind create cluster --name $(KIND_CLUSTER) --config $(KIND_CONFIG) --wait 120s; \
+	  $(KIND_ENV) kind create cluster --name $(KIND_CLUSTER) --config $(KIND_CONFIG) --wait 120s; \
 	fi
-	@$(MAKE) --no-print-directory images IMAGE_REGISTRY= IMAGE_TAG=$(IMAGE_TAG)
-	@for service in $(IMAGE_SERVICES); do \
-	  kind load docker-image --name $(KIND_CLUSTER) tasklane-$$service:$(IMAGE_TAG) || exit 1; \
+	@$(MAKE) --no-print-directory images CONTAINER_ENGINE=$(ENGINE) IMAGE_REGISTRY=$(KIND_IMAGE_REGISTRY) IMAGE_TAG=$(IMAGE_TAG)
+	@archives="$$(mktemp -d)"; trap 'rm -rf "$$archives"' EXIT; \
+	for service in $(IMAGE_SERVICES); do \
+	  $(ENGINE) save -o "$$archives/$$service.tar" $(KIND_IMAGE_REGISTRY)/tasklane-$$service:$(IMAGE_TAG) || exit 1; \
+	  $(KIND_ENV) kind load image-archive --name $(KIND_CLUSTER) "$$archives/$$service.tar" || exit 1; \
 	done
 ifeq ($(MONITORING),1)
 	helm upgrade --install kube-prometheus-stack kube-prometheus-stack \
@@ -106,7 +136,7 @@ ifeq ($(MONITORING),1)
 endif
 	helm upgrade --install $(HELM_RELEASE) $(CHART_DIR) \
 	  --kube-context $(KUBE_CONTEXT) --namespace $(KUBE_NAMESPACE) --create-namespace \
-	  --set image.tag=$(IMAGE_TAG) \
+	  --set image.registry=$(KIND_IMAGE_REGISTRY) --set image.tag=$(IMAGE_TAG) \
 	  --set api.service.type=NodePort --set api.service.nodePort=$(KIND_NODE_PORT) \
 	  $(if $(filter 1,$(MONITORING)),--set monitoring.serviceMonitor.enabled=true \
 	  --set monitoring.prometheusRule.enabled=true --set monitoring.dashboards.enabled=true \
@@ -125,7 +155,7 @@ endif
 
 kind-down: ## delete the kind cluster of kind-up
 	@command -v kind >/dev/null 2>&1 || { echo "make kind-down needs kind on PATH"; exit 1; }
-	kind delete cluster --name $(KIND_CLUSTER)
+	$(KIND_ENV) kind delete cluster --name $(KIND_CLUSTER)
 
 # --- autoscaler ---
 AUTOSCALE_TRACES ?= $(sort $(wildcard services/autoscaler/traces/*.json))

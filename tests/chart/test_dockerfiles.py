@@ -1,9 +1,10 @@
-"""The service Dockerfiles (api, worker, beat, flower): hadolint clean, a locked-down final
+"""services/Dockerfile, which builds every service's image: hadolint clean, a locked-down final
 stage, and a build stage that really installs only the service's member and the contract
-(replayed here without Docker, from uv's cache, so no network is needed)."""
+(replayed here for each service without Docker, from uv's cache, so no network is needed)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -15,18 +16,18 @@ from pathlib import Path
 import pytest
 
 from tests.chart.render import REPO_ROOT
+from tests.support.makefile import image_services
 
-SERVICES = ["api", "worker", "beat", "flower"]
+DOCKERFILE = REPO_ROOT / "services" / "Dockerfile"
+SERVICES = image_services()
+# A member each image must not carry.
 OTHER_MEMBERS = {
     "api": "tasklane_worker",
     "worker": "tasklane_api",
     "beat": "tasklane_api",
+    "autoscaler": "tasklane_worker",
     "flower": "tasklane_worker",
 }
-
-
-def _dockerfile(service: str) -> Path:
-    return REPO_ROOT / "services" / service / "Dockerfile"
 
 
 def _instructions(text: str) -> list[tuple[str, str]]:
@@ -45,8 +46,10 @@ def _instructions(text: str) -> list[tuple[str, str]]:
 
 
 def _stages(service: str) -> list[list[tuple[str, str]]]:
+    """The Dockerfile's stages as built for the service (its build argument SERVICE set)."""
     stages: list[list[tuple[str, str]]] = []
-    for keyword, rest in _instructions(_dockerfile(service).read_text()):
+    text = DOCKERFILE.read_text().replace("${SERVICE}", service)
+    for keyword, rest in _instructions(text):
         if keyword == "FROM":
             stages.append([])
         if stages:
@@ -61,22 +64,19 @@ def _hadolint() -> str:
     return found
 
 
-@pytest.mark.parametrize("service", SERVICES)
 class TestDockerfile:
-    def test_hadolint_passes_at_warning_threshold(self, service: str) -> None:
+    def test_hadolint_passes_at_warning_threshold(self) -> None:
         done = subprocess.run(
-            [_hadolint(), "--failure-threshold", "warning", str(_dockerfile(service))],
+            [_hadolint(), "--failure-threshold", "warning", str(DOCKERFILE)],
             capture_output=True,
             text=True,
             check=False,
         )
         assert done.returncode == 0, done.stdout + done.stderr
 
-    def test_hadolint_would_catch_a_problem(self, service: str, tmp_path: Path) -> None:
+    def test_hadolint_would_catch_a_problem(self, tmp_path: Path) -> None:
         broken = tmp_path / "Dockerfile"
-        broken.write_text(
-            _dockerfile(service).read_text() + "\nRUN cd /tmp && pip install requests\n"
-        )
+        broken.write_text(DOCKERFILE.read_text() + "\nRUN cd /tmp && pip install requests\n")
         done = subprocess.run(
             [_hadolint(), "--failure-threshold", "warning", str(broken)],
             capture_output=True,
@@ -85,16 +85,34 @@ class TestDockerfile:
         )
         assert done.returncode != 0
 
+    def test_names_no_service(self) -> None:
+        """Every service's image comes from the build argument alone: adding one is adding
+        its member's name to the Makefile's IMAGE_SERVICES."""
+        instructions = " ".join(rest for _, rest in _instructions(DOCKERFILE.read_text()))
+        for service in SERVICES:
+            assert not re.search(rf"\b{service}\b", instructions), service
+
+
+@pytest.mark.parametrize("service", SERVICES)
+class TestServiceImage:
     def test_final_stage_is_slim_non_root_and_labelled(self, service: str) -> None:
-        text = _dockerfile(service).read_text()
+        text = DOCKERFILE.read_text()
         final = dict(_stages(service)[-1])
         base = re.search(r"ARG PYTHON_IMAGE=(\S+)", text)
         assert base and re.fullmatch(r"python:3\.1[23][\w.-]*-slim[\w.-]*", base.group(1))
         assert final["FROM"] == "${PYTHON_IMAGE}"
         assert final["USER"] == "10001:10001"
-        assert final["ENTRYPOINT"] == f'["python", "-m", "tasklane_{service}"]'
+        # The shell only execs: the service's python is PID 1 and receives the signals.
+        assert f"SERVICE_MODULE=tasklane_{service}" in final["ENV"]
+        assert json.loads(final["ENTRYPOINT"]) == [
+            "/bin/sh",
+            "-c",
+            'exec python -m "$SERVICE_MODULE" "$@"',
+            "--",
+        ]
         for label in ("title", "description", "version", "revision"):
             assert f"org.opencontainers.image.{label}=" in final["LABEL"]
+        assert f'title="tasklane-{service}"' in final["LABEL"]
         # Only the built virtualenv crosses over: no uv, no sources, no build tools.
         copies = [rest for keyword, rest in _stages(service)[-1] if keyword == "COPY"]
         assert copies == ["--from=build /opt/venv /opt/venv"]
@@ -104,7 +122,7 @@ class TestDockerfile:
         runs = [rest for keyword, rest in _stages(service)[1] if keyword == "RUN"]
         assert len(runs) == 2
         assert all("uv sync --frozen --no-dev" in r for r in runs)
-        assert all(f"--package tasklane-{service}" in r for r in runs)
+        assert all(f'--package "tasklane-{service}"' in r for r in runs)
         assert "--no-install-workspace" in runs[0]
 
     @pytest.mark.slow
