@@ -6,10 +6,10 @@ PYTHON ?= python3
 # uv is the one tool needed up front; it is installed with pip when missing.
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: help uv sync run test lint format bench load dashboards
+.PHONY: help uv sync run test test-images lint format bench load dashboards
 
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 uv:
 	@command -v $(UV) >/dev/null 2>&1 || { echo "installing uv with pip"; $(PYTHON) -m pip install --user --quiet uv; }
@@ -20,13 +20,17 @@ sync: uv ## install every workspace member and the dev tools from uv.lock
 run: sync ## run the whole stack locally (embedded Redis unless TASKLANE_REDIS_URL is set)
 	@$(UV) run --no-sync python -m tasklane_devstack
 
-test: sync ## run the whole test suite
+test: sync ## run the whole test suite (the image tests too when podman is installed; not tests/e2e)
 	$(UV) run --no-sync pytest
 
-lint: sync ## ruff and mypy
+test-images: sync ## build the images with podman and run them as the chart runs them (tests/images)
+	$(UV) run --no-sync pytest tests/images
+
+lint: sync ## ruff, mypy and actionlint
 	$(UV) run --no-sync ruff check .
 	$(UV) run --no-sync ruff format --check .
 	$(UV) run --no-sync mypy services tests bench helm/dashboards
+	$(UV) run --no-sync actionlint
 
 dashboards: sync ## regenerate the Grafana dashboards' JSON in helm/tasklane/files/dashboards
 	$(UV) run --no-sync python helm/dashboards/generate.py
@@ -94,7 +98,7 @@ command -v "$(ENGINE)" >/dev/null 2>&1 || { echo "make $@: CONTAINER_ENGINE=$(EN
 "$(ENGINE)" info >/dev/null 2>&1 || { echo "make $@: '$(ENGINE) info' failed: $(ENGINE) cannot run containers here"; exit 1; }
 endef
 
-.PHONY: images kind-up kind-down
+.PHONY: images kind-up kind-down e2e
 
 images: ## build the api, worker, beat, autoscaler and flower images with docker or podman, tagged IMAGE_TAG
 	@$(check_engine)
@@ -156,6 +160,19 @@ endif
 kind-down: ## delete the kind cluster of kind-up
 	@command -v kind >/dev/null 2>&1 || { echo "make kind-down needs kind on PATH"; exit 1; }
 	$(KIND_ENV) kind delete cluster --name $(KIND_CLUSTER)
+
+# The end-to-end suite installs its own release (named tasklane, as the README's) in this
+# namespace of the current kube-context, running by default the images make kind-up loads.
+E2E_NAMESPACE ?= tasklane-e2e
+E2E_IMAGE_REGISTRY ?= $(KIND_IMAGE_REGISTRY)
+E2E_IMAGE_TAG ?= $(IMAGE_TAG)
+# Another kube-context than the current one, if set.
+E2E_CONTEXT ?=
+
+e2e: sync ## end-to-end suite (tests/e2e) on the current kube-context, e.g. after make kind-up (needs kubectl, helm)
+	$(UV) run --no-sync pytest tests/e2e --e2e-namespace=$(E2E_NAMESPACE) \
+	  --e2e-image-registry=$(E2E_IMAGE_REGISTRY) --e2e-image-tag=$(E2E_IMAGE_TAG) \
+	  $(if $(E2E_CONTEXT),--e2e-context=$(E2E_CONTEXT))
 
 # --- autoscaler ---
 AUTOSCALE_TRACES ?= $(sort $(wildcard services/autoscaler/traces/*.json))

@@ -14,6 +14,18 @@ from tasklane_devstack.ports import free_port
 from tasklane_devstack.redis_server import RedisServer
 from tests.support.processes import ServiceProcess, start_api, start_worker
 
+E2E_DIR = Path(__file__).parent / "e2e"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """tests/e2e drives a live cluster (`make e2e`): it is collected only when named on the
+    command line, never by a bare `pytest` (`make test`)."""
+    if collection_path != E2E_DIR:
+        return None
+    here = config.invocation_params.dir
+    paths = [(here / arg.split("::")[0]).resolve() for arg in config.args]
+    return None if any(path.is_relative_to(E2E_DIR) for path in paths) else True
+
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
