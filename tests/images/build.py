@@ -8,10 +8,15 @@ import ssl
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.chart.render import REPO_ROOT
 from tests.images.podman import Podman
 
 IMAGE_TAG = "image-test"
+# The marks of a test of the images. Whichever runs first builds every image in its set-up (and,
+# on a fresh machine, the stand-ins of the bases): more than pytest's usual timeout allows.
+IMAGE_TEST = [pytest.mark.images, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 
 def image_name(service: str) -> str:

@@ -21,16 +21,10 @@ from tests.images.build import image_name, make_image, trust_mounts
 from tests.images.chart_pods import the_container
 from tests.images.podman import Podman, store_config
 from tests.images.release import RELEASE, rendered_release
+from tests.images.report import record, write_summary
 from tests.support.makefile import image_services
 
 REQUIRED = os.environ.get("TASKLANE_IMAGE_TESTS") == "1"
-# (step, seconds) and (image, size, base size) for the summary at the end of the run.
-TIMINGS: list[tuple[str, float]] = []
-SIZES: dict[str, tuple[int, int]] = {}
-
-
-def record(step: str, started: float) -> None:
-    TIMINGS.append((step, time.monotonic() - started))
 
 
 def _store_dirs() -> tuple[Path, Path]:
@@ -115,13 +109,4 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not TIMINGS and not SIZES:
-        return
-    write = terminalreporter.write_line
-    terminalreporter.section("images: timings")
-    for step, seconds in TIMINGS:
-        write(f"{seconds:8.1f} s  {step}")
-    if SIZES:
-        terminalreporter.section("images: sizes")
-        for image, (size, base) in sorted(SIZES.items()):
-            write(f"{image}: {size / 1e6:.1f} MB, base + {(size - base) / 1e6:.1f} MB")
+    write_summary(terminalreporter)

@@ -49,12 +49,10 @@ class Podman:
         *args: str,
         check: bool = True,
         timeout: float = 120,
-        input: bytes | None = None,
     ) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
             [self.binary, *args],
             env=self.env,
-            input=input.decode() if input is not None else None,
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -17,7 +17,7 @@ from tests.images.podman import Podman
 RELEASE = NAMESPACE = "tasklane"
 # What the container tests render: the README's release name, our images, beat firing its entry
 # every 2 s, the general pool with a short grace period (so stopping a worker is quick to
-# watch), and the reports pool scaled by the operator, whose image is run then.
+# watch), the reports pool scaled by the operator, whose image is run then, and Flower.
 VALUES: dict[str, Any] = {
     "image": {"tag": IMAGE_TAG},
     "config": {"beatSchedule": {"cleanup-submitted-index": 2}},
@@ -34,12 +34,14 @@ VALUES: dict[str, Any] = {
             "autoscaling": {"mode": "operator", "minReplicas": 0, "maxReplicas": 4},
         },
     ],
+    "flower": {"enabled": True},
 }
 
-API, WORKER, BEAT, REDIS = (
+API, WORKER, BEAT, FLOWER, REDIS = (
     f"{RELEASE}-api",
     f"{RELEASE}-worker-general",
     f"{RELEASE}-beat",
+    f"{RELEASE}-flower",
     f"{RELEASE}-redis",
 )
 

@@ -22,11 +22,12 @@ from tests.autoscaler.emulated import (
     write_kubeconfig,
 )
 from tests.chart.render import pod_spec
+from tests.images.build import IMAGE_TEST
 from tests.images.cluster import PodmanCluster
 from tests.images.podman import Podman
 from tests.images.release import API, NAMESPACE, REDIS, RELEASE, api_client, api_key, start_release
 
-pytestmark = [pytest.mark.images, pytest.mark.slow]
+pytestmark = IMAGE_TEST
 
 AUTOSCALER = f"{RELEASE}-autoscaler"
 POOL = f"{RELEASE}-worker-reports"

@@ -13,11 +13,12 @@ import pytest
 import yaml
 
 from tests.chart.render import CHART_DIR, REPO_ROOT
-from tests.images.conftest import SIZES
+from tests.images.build import IMAGE_TEST
 from tests.images.podman import Podman
+from tests.images.report import SIZES
 from tests.support.makefile import image_services
 
-pytestmark = pytest.mark.images
+pytestmark = IMAGE_TEST
 
 MAX_GROWTH_BYTES = 70 * 10**6
 # Tools of the build and of development that must not be on an image's PATH. (pip is not

@@ -1,19 +1,22 @@
 """The images run as the chart runs them (environment, command, securityContext, limits and
 volumes from the rendered release `tasklane`), each pod a container on one podman network:
-Redis with its password, the API with its key required, a worker and beat."""
+Redis with its password, the API with its key required, a worker, beat and Flower."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
+from tests.images.build import IMAGE_TEST
 from tests.images.cluster import PodmanCluster
 from tests.images.podman import Podman
 from tests.images.release import (
     API,
     BEAT,
+    FLOWER,
     NAMESPACE,
     REDIS,
     RELEASE,
@@ -24,7 +27,7 @@ from tests.images.release import (
 )
 from tests.support.polling import eventually, wait_for_status
 
-pytestmark = [pytest.mark.images, pytest.mark.slow]
+pytestmark = IMAGE_TEST
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +41,7 @@ def release(
         yield start_release(
             scoped,
             tmp_path_factory.mktemp("release"),
-            [REDIS, API, WORKER, BEAT],
+            [REDIS, API, WORKER, BEAT, FLOWER],
             f"{NAMESPACE}-images-{os.getpid()}",
         )
 
@@ -61,8 +64,8 @@ def test_every_probe_of_the_chart_passes_inside_its_container(release: PodmanClu
         for probe in release.probes(name):
             release.wait_until_passing(name, probe)
             checked.append((release.pods[name], probe.kind))
-    # The API, the worker and Redis have probes in the chart; beat may or may not.
-    assert {workload for workload, _ in checked} >= {API, WORKER, REDIS}, checked
+    # The API, the worker, Flower and Redis have probes in the chart; beat may or may not.
+    assert {workload for workload, _ in checked} >= {API, WORKER, FLOWER, REDIS}, checked
 
 
 def test_the_helm_test_pod_passes_from_the_api_image(release: PodmanCluster) -> None:
@@ -88,6 +91,14 @@ def test_beat_fires_its_schedule_entry_and_a_worker_runs_it(release: PodmanClust
     )
 
 
+def test_flower_asks_for_the_login_of_its_secret(release: PodmanCluster) -> None:
+    login = release.env(FLOWER)["FLOWER_BASIC_AUTH"]
+    user, _, password = login.partition(":")
+    url = release.url(release.container(FLOWER), "http")
+    assert httpx.get(f"{url}/workers", timeout=10).status_code == 401
+    assert httpx.get(f"{url}/workers", auth=(user, password), timeout=10).status_code == 200
+
+
 CONFINEMENT = """
 import os, sys
 status = dict(line.split(":\\t", 1) for line in open("/proc/self/status").read().splitlines())
@@ -103,7 +114,7 @@ print(os.getuid(), os.getgid(), 10001 in os.getgroups(), status["CapEff"].strip(
 """
 
 
-@pytest.mark.parametrize("workload", [API, WORKER, BEAT])
+@pytest.mark.parametrize("workload", [API, WORKER, BEAT, FLOWER])
 def test_runs_confined_as_the_chart_says(release: PodmanCluster, workload: str) -> None:
     name = release.container(workload)
     module = "tasklane_" + workload.removeprefix(f"{RELEASE}-").split("-")[0]
