@@ -73,6 +73,14 @@ def ensure(podman: Podman, name: str, make_stand_in: Callable[[], None]) -> Orig
     return "stand-in"
 
 
+def _run(argv: list[str], cwd: Path, timeout_s: float) -> None:
+    done = subprocess.run(
+        argv, cwd=cwd, capture_output=True, text=True, timeout=timeout_s, check=False
+    )
+    if done.returncode != 0:
+        raise StandInError(f"{' '.join(argv[:4])} ... failed:\n{done.stdout[-3000:]}{done.stderr}")
+
+
 def _import(podman: Podman, directory: Path, members: list[str], name: str, *changes: str) -> None:
     """`podman import` of a tar of `members` of `directory`."""
     tar = subprocess.Popen(["tar", "-C", str(directory), "-c", *members], stdout=subprocess.PIPE)
@@ -104,22 +112,8 @@ def make_python_base(podman: Podman, name: str, workdir: Path) -> None:
             "(apt-get install debootstrap)"
         )
     rootfs = workdir / "rootfs"
-    done = subprocess.run(
-        [
-            debootstrap,
-            "--variant=minbase",
-            "--include=python3,ca-certificates",
-            suite,
-            str(rootfs),
-            DEBIAN_MIRROR,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise StandInError(f"debootstrap {suite} failed:\n{done.stdout[-3000:]}{done.stderr}")
+    minimal = ["--variant=minbase", "--include=python3,ca-certificates"]
+    _run([debootstrap, *minimal, suite, str(rootfs), DEBIAN_MIRROR], workdir, timeout_s=1200)
     # apt's downloaded packages and lists: the slim images ship neither.
     for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):
         for path in (rootfs / leftover).glob("*"):
@@ -146,27 +140,8 @@ def make_uv_image(podman: Podman, name: str, workdir: Path) -> None:
     if uv is None:
         raise StandInError("uv is not on PATH")
     target = workdir / "uv-wheel"
-    done = subprocess.run(
-        [
-            uv,
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--python",
-            sys.executable,
-            "--target",
-            str(target),
-            f"uv=={version}",
-        ],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise StandInError(f"uv {version} from PyPI: {done.stderr[-2000:]}")
+    install = [uv, "pip", "install", "--quiet", "--no-deps", "--python", sys.executable]
+    _run([*install, "--target", str(target), f"uv=={version}"], workdir, timeout_s=600)
     _import(podman, target / "bin", ["uv", "uvx"], name, 'ENTRYPOINT ["/uv"]')
 
 
