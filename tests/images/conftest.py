@@ -81,8 +81,8 @@ def images(podman: Podman, python_base: str, scratch: Path) -> dict[str, str]:
         make_image(podman, service, flags)
         record(f"build tasklane-{service}", started)
         built[service] = image_name(service)
-    # Layers the store keeps for the next run's cache, but none older than a week.
-    podman.run("image", "prune", "--force", "--filter=until=168h")
+    # Layers the store keeps for the next run's cache, but none a day old.
+    podman.run("image", "prune", "--force", "--filter=until=24h")
     return built
 
 
