@@ -22,6 +22,7 @@ from tasklane_contract.redis_transport import (
     Channel,
     envelope,
 )
+from tasklane_contract.reservations import HOLDERS_KEY
 from tasklane_contract.settings import Settings
 from tasklane_devstack.redis_server import RedisServer
 
@@ -245,10 +246,10 @@ def test_a_channel_closed_under_its_consumer_fails_as_a_connection_error(app: Ce
 def test_a_message_without_kombus_envelope_is_set_aside(client: redis.Redis) -> None:
     client.lpush("default", "not json", json.dumps({"body": "no properties"}))
     fetch = client.register_script(FETCH_AND_RESERVE)
-    keys = ["unacked", "unacked_index", UNREADABLE_KEY, "default"]
+    keys = ["unacked", "unacked_index", UNREADABLE_KEY, HOLDERS_KEY, "default"]
     for expected in (b"not json", b'{"body": "no properties"}'):
-        assert fetch(keys=keys, args=[0, 0]) == [1, expected, 0]
-    assert fetch(keys=keys, args=[0, 0]) is None
+        assert fetch(keys=keys, args=[0, "", 0]) == [1, expected, 0]
+    assert fetch(keys=keys, args=[0, "", 0]) is None
     assert client.hlen("unacked") == 0
     assert client.lrange(UNREADABLE_KEY, 0, -1) == [b'{"body": "no properties"}', b"not json"]
 

@@ -4,6 +4,8 @@ a stored SUCCESS that no later state overwrites."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from uuid import uuid4
 
@@ -13,9 +15,17 @@ from celery import Celery
 
 from tasklane_contract.celery_config import create_celery_app
 from tasklane_contract.records import result_key
-from tasklane_contract.result_backend import RedisResultBackend
+from tasklane_contract.reservations import HOLDER_PROPERTY, HOLDERS_KEY, holder_record
+from tasklane_contract.result_backend import (
+    FORBIDDEN,
+    KEPT_SUCCESS,
+    NOT_HELD,
+    STORED,
+    RedisResultBackend,
+)
 from tasklane_contract.settings import Settings
 from tasklane_devstack.redis_server import RedisServer
+from tests.support.memory import fill_to_maxmemory, free
 
 
 @pytest.fixture
@@ -94,7 +104,65 @@ def test_started_is_stored_unless_the_forbidding_key_exists(
     task_id, revoked = str(uuid4()), str(uuid4())
     redis_client.set(f"test:revoked:{revoked}", b"1", ex=60)
     backend = app.backend
-    assert backend.store_started_unless(task_id, {"pid": 1}, None, f"test:revoked:{task_id}")
+    started = backend.store_started_unless(task_id, {"pid": 1}, None, f"test:revoked:{task_id}")
+    assert started == STORED
     assert stored(redis_client, task_id)["status"] == "STARTED"
-    assert not backend.store_started_unless(revoked, {"pid": 1}, None, f"test:revoked:{revoked}")
+    refused = backend.store_started_unless(revoked, {"pid": 1}, None, f"test:revoked:{revoked}")
+    assert refused == FORBIDDEN
     assert redis_client.get(result_key(revoked)) is None  # nothing written
+
+
+class Run:
+    """What Celery passes as `request`: the properties the run's message was delivered with."""
+
+    def __init__(self, tag: str, holder: str) -> None:
+        self.properties = {"delivery_tag": tag, HOLDER_PROPERTY: holder}
+
+
+def test_a_run_writes_only_while_its_worker_holds_the_message(
+    app: Celery, redis_client: redis.Redis
+) -> None:
+    task_id, tag = str(uuid4()), str(uuid4())
+    redis_client.hset(HOLDERS_KEY, tag, holder_record("worker-b", 10, "default"))
+    # worker-a was frozen past its lease; the task's message went to worker-b.
+    late = Run(tag, "worker-a")
+    assert app.backend.store_started_unless(task_id, {"pid": 1}, late, "test:none") == NOT_HELD
+    app.backend.store_result(task_id, {"slept_s": 1}, "SUCCESS", request=late)
+    assert redis_client.get(result_key(task_id)) is None
+    app.backend.store_result(task_id, {"slept_s": 2}, "SUCCESS", request=Run(tag, "worker-b"))
+    assert stored(redis_client, task_id)["result"] == {"slept_s": 2}
+    # Once no one holds the message (acknowledged, or waiting in its queue), writes go through:
+    # a stored SUCCESS is then kept as ever.
+    redis_client.hdel(HOLDERS_KEY, tag)
+    assert app.backend.store_started_unless(task_id, {"pid": 3}, late, "test:none") == (
+        KEPT_SUCCESS
+    )
+
+
+def test_while_redis_is_full_started_is_skipped_and_a_result_waits_until_it_fits(
+    fresh_redis: RedisServer,
+) -> None:
+    app = create_celery_app(Settings(redis_url=fresh_redis.url))
+    client = redis.Redis.from_url(fresh_redis.url)
+    task_id = str(uuid4())
+    fillers = fill_to_maxmemory(client)
+    try:
+        assert app.backend.store_started_unless(task_id, {"pid": 1}, None, "test:none") == STORED
+        assert client.get(result_key(task_id)) is None  # done without
+
+        def free_soon() -> None:
+            time.sleep(1.5)
+            free(client, fillers)
+
+        freeing = threading.Thread(target=free_soon)
+        freeing.start()
+        began = time.monotonic()
+        app.backend.store_result(task_id, {"processed_data": "HI"}, "SUCCESS")
+        waited = time.monotonic() - began
+        freeing.join()
+        assert waited >= 1.0  # it waited for room instead of failing
+        assert stored(client, task_id)["status"] == "SUCCESS"
+    finally:
+        free(client, fillers)
+        client.close()
+        app.close()

@@ -10,10 +10,13 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tasklane_contract.backlog import read_backlog_async
+from tasklane_contract.reservations import REQUEUED_TOTAL_KEY
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -61,6 +64,8 @@ class ApiMetrics:
             ["queue"],
             registry=self.registry,
         )
+        self.requeued = RequeuedTasks()
+        self.registry.register(self.requeued)
         self.backlog_read_failures = Counter(
             "tasklane_queue_backlog_read_failures_total",
             "Scrapes whose backlog could not be read from Redis (the gauges were left out).",
@@ -72,14 +77,47 @@ class ApiMetrics:
         stale numbers (an absent series shows as a gap, a stale one as a lie)."""
         try:
             backlog = await read_backlog_async(client, queues)
+            requeued = await client.hgetall(REQUEUED_TOTAL_KEY)
         except (RedisError, OSError):
             self.backlog_read_failures.inc()
             self.waiting.clear()
             self.reserved.clear()
+            self.requeued.counts = {}
             return
+        self.requeued.counts = requeued_counts(requeued)
         for queue, reading in backlog.items():
             self.waiting.labels(queue).set(reading.waiting)
             self.reserved.labels(queue).set(reading.reserved)
+
+
+def requeued_counts(stored: dict[Any, Any]) -> dict[tuple[str, str], float]:
+    """{(queue, reason): count} from the hash the reservation scripts count in."""
+    counts = {}
+    for field, value in stored.items():
+        text = field.decode() if isinstance(field, bytes) else str(field)
+        reason, _, queue = text.partition("\n")
+        counts[(queue, reason)] = float(value)
+    return counts
+
+
+class RequeuedTasks(Collector):
+    """Tasks workers gave back to their queue before they finished, counted in Redis by the
+    give-back scripts (workers have no /metrics) and read on each scrape."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], float] = {}
+
+    def collect(self) -> Iterable[Metric]:
+        family = CounterMetricFamily(
+            "tasklane_tasks_requeued",
+            "Tasks given back to their queue before they finished, by queue and reason "
+            "(reclaimed: their worker's lease expired; shutdown: their worker was stopped; "
+            "interrupted: their process died or their worker lost Redis).",
+            labels=["queue", "reason"],
+        )
+        for (queue, reason), count in sorted(self.counts.items()):
+            family.add_metric([queue, reason], count)
+        yield family
 
 
 class RequestMetricsMiddleware:

@@ -20,6 +20,17 @@ class TaskAccepted(BaseModel):
     submitted_at: float = Field(description="Unix time the API accepted the task.")
 
 
+class Requeued(BaseModel):
+    reason: str = Field(
+        description="`reclaimed`: its worker stopped renewing its lease (killed, frozen or "
+        "cut off from Redis); `shutdown`: its worker was stopped and the task outlasted the "
+        "shutdown timeout; `interrupted`: the process running it died, or its worker lost "
+        "its connection to Redis."
+    )
+    at: float = Field(description="Unix time (Redis' clock) it went back to its queue.")
+    times: int = Field(description="How many times it went back.")
+
+
 class TaskStatus(BaseModel):
     id: str
     name: str
@@ -34,6 +45,11 @@ class TaskStatus(BaseModel):
     retries: int = 0
     submitted_at: float
     finished_at: str | None = Field(None, description="ISO 8601 time the task finished.")
+    requeued: Requeued | None = Field(
+        None,
+        description="Set once a worker gave the task back to its queue before it finished; "
+        "the task then waits (PENDING) and runs again.",
+    )
 
 
 class TaskList(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasklane_api.schemas import TaskError, TaskStatus
+from tasklane_api.schemas import Requeued, TaskError, TaskStatus
 from tasklane_contract.records import PROGRESS_STATE, Submission
 
 FINISHED_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
@@ -22,14 +22,26 @@ def error_from(result: Any) -> TaskError | None:
     return TaskError(type=str(result["exc_type"]), message=str(message))
 
 
-def task_status(submission: Submission, meta: dict[str, Any] | None) -> TaskStatus:
-    if meta is None:  # accepted, not yet started by any worker
+def requeued_from(marker: dict[str, Any] | None) -> Requeued | None:
+    if not isinstance(marker, dict):
+        return None
+    try:
+        return Requeued.model_validate(marker)
+    except ValueError:
+        return None
+
+
+def task_status(
+    submission: Submission, meta: dict[str, Any] | None, requeued: dict[str, Any] | None = None
+) -> TaskStatus:
+    if meta is None:  # accepted, not yet started by any worker (or given back to wait again)
         return TaskStatus(
             id=submission.id,
             name=submission.name,
             queue=submission.queue,
             status="PENDING",
             submitted_at=submission.submitted_at,
+            requeued=requeued_from(requeued),
         )
     state = str(meta.get("status", "PENDING"))
     raw = meta.get("result")
@@ -53,4 +65,5 @@ def task_status(submission: Submission, meta: dict[str, Any] | None) -> TaskStat
         retries=int(meta.get("retries") or 0),
         submitted_at=submission.submitted_at,
         finished_at=meta.get("date_done") if state in FINISHED_STATES else None,
+        requeued=requeued_from(requeued),
     )

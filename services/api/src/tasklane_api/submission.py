@@ -34,7 +34,7 @@ async def submit(
             spec.name, idempotency_key, fingerprint(arguments), submission.id
         )
         if first_id is not None:
-            first, _meta = await store.load(first_id)
+            first = (await store.load(first_id)).submission
             if first is None:
                 raise SubmissionLost(first_id)
             return first, True

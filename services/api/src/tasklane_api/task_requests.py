@@ -94,7 +94,7 @@ async def submit_task_request(
 
 
 async def task_status_request(services: Services, task_id: str) -> TaskStatus:
-    submission, meta = await services.store.load(task_id)
+    submission, meta, requeued = await services.store.load(task_id)
     if submission is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no task with id {task_id!r}")
-    return task_status(submission, meta)
+    return task_status(submission, meta, requeued)

@@ -3,7 +3,7 @@ idempotency keys, revoke markers, and Celery's result meta read back for status.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import redis.asyncio as aioredis
@@ -13,10 +13,17 @@ from tasklane_contract.records import (
     SUBMITTED_INDEX_KEY,
     Submission,
     idempotency_key,
+    requeued_key,
     result_key,
     revoked_key,
     submission_key,
 )
+
+
+class StoredTask(NamedTuple):
+    submission: Submission | None
+    meta: dict[str, Any] | None  # Celery's result meta
+    requeued: dict[str, Any] | None  # tasklane_contract.reservations' requeued marker
 
 
 class IdempotencyConflict(Exception):
@@ -61,22 +68,24 @@ class TaskStore:
         pipe.publish(self.event_channel, sent_event)
         await pipe.execute()
 
-    async def load(self, task_id: str) -> tuple[Submission | None, dict[str, Any] | None]:
-        """The submission record and Celery's result meta, in one round trip."""
+    async def load(self, task_id: str) -> StoredTask:
+        """The submission record, Celery's result meta and the requeued marker, in one round
+        trip."""
         return (await self.load_many([task_id]))[0]
 
-    async def load_many(
-        self, task_ids: list[str]
-    ) -> list[tuple[Submission | None, dict[str, Any] | None]]:
+    async def load_many(self, task_ids: list[str]) -> list[StoredTask]:
         """`load` for several tasks, still one round trip."""
-        keys = [key for i in task_ids for key in (submission_key(i), result_key(i))]
+        keys = [
+            key for i in task_ids for key in (submission_key(i), result_key(i), requeued_key(i))
+        ]
         values = await self.client.mget(keys) if keys else []
         return [
-            (
+            StoredTask(
                 Submission.model_validate_json(record) if record is not None else None,
                 orjson.loads(meta) if meta is not None else None,
+                orjson.loads(requeued) if requeued is not None else None,
             )
-            for record, meta in zip(values[::2], values[1::2], strict=True)
+            for record, meta, requeued in zip(values[::3], values[1::3], values[2::3], strict=True)
         ]
 
     async def recent_ids(self, limit: int) -> list[str]:

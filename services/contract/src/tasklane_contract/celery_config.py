@@ -18,6 +18,17 @@ from tasklane_contract.redis_transport import TRANSPORT
 from tasklane_contract.result_backend import RedisResultBackend
 from tasklane_contract.settings import Settings
 
+# A connection whose peer vanished without closing it (a node gone, packets dropped) gives no
+# error by itself. kombu drops a fetch whose reply is overdue by brpop_timeout (1 s) plus the
+# health check interval, and redis-py pings a connection idle that long before using it; a
+# command waits at most socket_timeout; keepalive probes end an idle dead socket.
+DEAD_CONNECTION_DETECTION = {
+    "health_check_interval": 3,
+    "socket_timeout": 10,
+    "socket_connect_timeout": 5,
+    "socket_keepalive": True,
+}
+
 
 def task_queues(names: tuple[str, ...] = ALL_QUEUES) -> list[Queue]:
     # Exchange and routing key named after the queue: a message's routing key is its queue.
@@ -58,6 +69,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "visibility_timeout": settings.visibility_timeout_s,
             "unacked_restore_interval": max(1, min(10, settings.visibility_timeout_s // 4)),
             "unacked_restore_throttle": 1,
+            # How long a task's "requeued" marker is kept (redis_transport, reservations).
+            "requeued_marker_s": settings.result_expires_s,
+            **DEAD_CONNECTION_DETECTION,
         },
         "broker_connection_retry_on_startup": True,
         "broker_connection_max_retries": None,  # keep reconnecting through a Redis restart
@@ -70,7 +84,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # celery-exporter needs sent events from producers and task events from workers.
         "task_send_sent_event": True,
         "worker_send_task_events": True,
-        # Warm shutdown: a stopping worker finishes running tasks within the pod's grace period.
+        # SIGTERM is handled by the worker (tasklane_worker.shutdown): tasks get this long, then
+        # go back to their queue. Celery's soft shutdown timeout covers SIGINT and SIGQUIT.
         "worker_soft_shutdown_timeout": settings.shutdown_timeout_s,
         "worker_enable_soft_shutdown_on_idle": True,
         "task_queues": task_queues(),

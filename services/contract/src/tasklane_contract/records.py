@@ -11,6 +11,8 @@ from pydantic import BaseModel
 
 PROGRESS_STATE = "PROGRESS"  # custom Celery state a task sets while it reports progress
 SUBMITTED_INDEX_KEY = "tasklane:submitted"  # sorted set: task id scored by submission time
+RESULT_KEY_PREFIX = "celery-task-meta-"  # Celery's Redis result backend's
+REQUEUED_KEY_PREFIX = "tasklane:requeued:"
 
 
 def submission_key(task_id: str) -> str:
@@ -25,9 +27,15 @@ def revoked_key(task_id: str) -> str:
     return f"tasklane:revoked:{task_id}"
 
 
+def requeued_key(task_id: str) -> str:
+    """Why and how often a task went back to its queue before it finished (JSON
+    {"reason", "at", "times"}), written by tasklane_contract.reservations' scripts."""
+    return REQUEUED_KEY_PREFIX + task_id
+
+
 def result_key(task_id: str) -> str:
     """Where Celery's Redis result backend keeps a task's state and result."""
-    return f"celery-task-meta-{task_id}"
+    return RESULT_KEY_PREFIX + task_id
 
 
 class Submission(BaseModel):

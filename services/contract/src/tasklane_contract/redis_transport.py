@@ -35,7 +35,7 @@ import contextlib
 import logging
 import os
 from collections import deque
-from collections.abc import Callable
+from functools import cached_property
 from queue import Empty
 from time import monotonic, time
 from typing import Any
@@ -44,7 +44,22 @@ import redis
 from kombu.transport import redis as kombu_redis
 from kombu.transport import virtual
 from kombu.utils.encoding import bytes_to_str
-from kombu.utils.json import dumps, loads
+from kombu.utils.json import loads
+
+from tasklane_contract import leases
+from tasklane_contract.reservations import (
+    ACKNOWLEDGE_FUNCTION,
+    ACKNOWLEDGE_HELD,
+    GIVE_BACK_HELD,
+    HOLDER_PROPERTY,
+    HOLDERS_KEY,
+    INTERRUPTED,
+    REQUEUED_TOTAL_KEY,
+    RESERVE_POPPED,
+    SHUTDOWN,
+    holder_record,
+    reserved_entry,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,16 +68,16 @@ logger = logging.getLogger(__name__)
 # be read and removed by hand (`LRANGE`, `DEL`).
 UNREADABLE_KEY = "tasklane:unreadable-messages"
 
-# KEYS: unacked hash, unacked index, unreadable list, then the lists in fetch order.
-# ARGV: reservation time, number of acknowledged tags, the tags.
+# KEYS: unacked hash, unacked index, unreadable list, holders hash, then the lists in fetch
+# order. ARGV: reservation time, holder ('' for a consumer without one), number of acknowledged
+# tags, the tags.
 # Returns false, or {position of the list among the lists, message, 1 if reserved or 0 if it
 # was set aside as unreadable}.
-FETCH_AND_RESERVE = """
-for i = 3, 2 + tonumber(ARGV[2]) do
-    redis.call('ZREM', KEYS[2], ARGV[i])
-    redis.call('HDEL', KEYS[1], ARGV[i])
-end
-for k = 4, #KEYS do
+FETCH_AND_RESERVE = (
+    ACKNOWLEDGE_FUNCTION
+    + r"""
+acknowledge(KEYS[1], KEYS[2], KEYS[4], ARGV[2], 4, 3 + tonumber(ARGV[3]))
+for k = 5, #KEYS do
     local raw = redis.call('RPOP', KEYS[k])
     if raw then
         local ok, message = pcall(cjson.decode, raw)
@@ -71,17 +86,21 @@ for k = 4, #KEYS do
         local info = type(properties) == 'table' and properties['delivery_info']
         if type(tag) ~= 'string' or type(info) ~= 'table' then
             redis.call('LPUSH', KEYS[3], raw)
-            return {k - 3, raw, 0}
+            return {k - 4, raw, 0}
         end
         redis.call('ZADD', KEYS[2], ARGV[1], tag)
         -- kombu's form of a reserved message: [message, exchange, routing key]
         redis.call('HSET', KEYS[1], tag, '[' .. raw .. ',' .. cjson.encode(info['exchange'] or '')
             .. ',' .. cjson.encode(info['routing_key'] or '') .. ']')
-        return {k - 3, raw, 1}
+        if ARGV[2] ~= '' then
+            redis.call('HSET', KEYS[4], tag, ARGV[2] .. '\n' .. #raw .. '\n' .. KEYS[k])
+        end
+        return {k - 4, raw, 1}
     end
 end
 return false
 """
+)
 
 
 def envelope(raw: bytes | str) -> dict[str, Any] | None:
@@ -102,6 +121,8 @@ def envelope(raw: bytes | str) -> dict[str, Any] | None:
 
 
 class QoS(kombu_redis.QoS):
+    channel: Channel
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Acked, not yet sent. A deque: a threads pool acknowledges from its own threads, and
@@ -111,40 +132,51 @@ class QoS(kombu_redis.QoS):
         self.reserved_in_redis = False
 
     def append(self, message: Any, delivery_tag: str) -> None:
+        holder = self.channel.reservation_holder()
+        if holder:
+            # The task's process stores its results only while this holder holds it.
+            message.properties[HOLDER_PROPERTY] = holder
         if self.reserved_in_redis:
             virtual.QoS.append(self, message, delivery_tag)
             return
+        popped, self.channel.popped = self.channel.popped, None
         info = message.delivery_info
-        raw = dumps([message._raw, info["exchange"], info["routing_key"]])
-
-        def reserve(pipe: Any) -> None:
-            pipe.zadd(self.unacked_index_key, {delivery_tag: time()})
-            pipe.hset(self.unacked_key, delivery_tag, raw)
-
-        self._send_acks(reserve)
+        if popped is None:  # not from BRPOP (basic_get): kombu's reservation, no holder
+            self.flush_acks()
+            kombu_redis.QoS.append(self, message, delivery_tag)
+            return
+        source_list, raw = popped
+        entry, length = reserved_entry(raw, info["exchange"], info["routing_key"])
+        record = holder_record(holder, length, source_list) if holder else ""
+        self._run_with_acks(self._reserve_popped, [holder, time(), delivery_tag, entry, record])
         virtual.QoS.append(self, message, delivery_tag)
 
     def ack(self, delivery_tag: str) -> None:
         self.pending_acks.append(delivery_tag)
         virtual.QoS.ack(self, delivery_tag)
 
-    def flush_acks(self) -> None:
-        self._send_acks()
+    def reject(self, delivery_tag: str, requeue: bool = False) -> None:
+        if requeue and self.channel.holder:
+            self.flush_acks()
+            self.give_back([delivery_tag])
+            virtual.QoS.ack(self, delivery_tag)
+        elif requeue:
+            super().reject(delivery_tag, requeue=True)
+        else:  # dropped: removed from Redis like an acknowledgement
+            self.ack(delivery_tag)
 
-    def _send_acks(self, also: Callable[[Any], None] | None = None) -> None:
-        """One transaction: the pending acks, then `also` (a reservation) if given."""
+    def flush_acks(self) -> None:
+        if self.pending_acks:
+            self._run_with_acks(self._acknowledge, [self.channel.holder])
+
+    def _run_with_acks(self, script: Any, args: list[Any]) -> None:
+        """`script` with the pending acks after `args`, in one round trip."""
         acks = self.take_acks()
-        if not acks and also is None:
-            return
         try:
-            with self.pipe_or_acquire() as pipe:
-                for tag in acks:
-                    self._remove_from_indices(tag, pipe)
-                if also is not None:
-                    also(pipe)
-                pipe.execute()
+            with self.channel.conn_or_acquire() as client:
+                script(keys=self._keys, args=[*args, *acks], client=client)
         except Exception:
-            self.give_back(acks)
+            self.give_back_acks(acks)
             raise
 
     def take_acks(self) -> list[str]:
@@ -154,13 +186,56 @@ class QoS(kombu_redis.QoS):
                 taken.append(self.pending_acks.popleft())
         return taken
 
-    def give_back(self, acks: list[str]) -> None:
+    def give_back_acks(self, acks: list[str]) -> None:
         """Acks whose sending failed, to send again (removing a tag twice is harmless)."""
         self.pending_acks.extendleft(reversed(acks))
 
+    def give_back(self, tags: list[str]) -> None:
+        """Give the tags this channel's holder still holds back to their queue at once."""
+        keeper = leases.current()
+        reason = SHUTDOWN if keeper is not None and keeper.stopping else INTERRUPTED
+        with self.channel.conn_or_acquire() as client:
+            self._give_back_held(
+                keys=[*self._keys, REQUEUED_TOTAL_KEY],
+                args=[
+                    self.channel.holder,
+                    reason,
+                    self.channel.requeued_marker_s,
+                    *tags,
+                ],
+                client=client,
+            )
+
     def restore_unacked(self, client: Any = None) -> None:
         self.flush_acks()  # an acknowledged message must not be restored
-        super().restore_unacked(client)
+        if not self.channel.holder:
+            super().restore_unacked(client)
+            return
+        self._flush()
+        tags = list(self._delivered)
+        if tags:
+            self.give_back(tags)
+        self._delivered.clear()
+
+    def _remove_from_indices(self, delivery_tag: str, pipe: Any = None) -> Any:
+        # kombu's own removals (restore after the visibility timeout) drop the holder record.
+        return super()._remove_from_indices(delivery_tag, pipe).hdel(HOLDERS_KEY, delivery_tag)
+
+    @property
+    def _keys(self) -> list[str]:
+        return [HOLDERS_KEY, self.unacked_key, self.unacked_index_key]
+
+    @cached_property
+    def _acknowledge(self) -> Any:
+        return self.channel.client.register_script(ACKNOWLEDGE_HELD)
+
+    @cached_property
+    def _reserve_popped(self) -> Any:
+        return self.channel.client.register_script(RESERVE_POPPED)
+
+    @cached_property
+    def _give_back_held(self) -> Any:
+        return self.channel.client.register_script(GIVE_BACK_HELD)
 
 
 class Channel(kombu_redis.Channel):
@@ -169,7 +244,17 @@ class Channel(kombu_redis.Channel):
     _in_poll: Any = False
     _shared_client: tuple[int, Any, Any] | None = None  # (pid, pool, client)
 
+    # Seconds a task's requeued marker is kept (the results' lifetime), from transport options.
+    requeued_marker_s = 86400
+    from_transport_options = (  # type: ignore[assignment]
+        *kombu_redis.Channel.from_transport_options,
+        "requeued_marker_s",
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._holder: str | None = None
+        # (list, message) that BRPOP just took, while it is delivered
+        self.popped: tuple[str, bytes] | None = None
         super().__init__(*args, **kwargs)
         self._no_ack_tags: set[str] = set()
         self._queues_may_hold_more = True  # so the first fetch tries the script
@@ -189,16 +274,42 @@ class Channel(kombu_redis.Channel):
             self.qos.flush_acks()
         return super().basic_cancel(consumer_tag)
 
+    def reservation_holder(self) -> str:
+        """This channel's holder id, taken with its lease on first use; '' in a process without
+        a lease keeper (not a worker), whose reservations are kombu's, without a holder."""
+        if self._holder is None:
+            keeper = leases.current()
+            if keeper is None:
+                return ""
+            self._holder = keeper.new_holder()
+        return self._holder
+
+    @property
+    def holder(self) -> str:
+        """The holder id if this channel has reserved under one, else ''."""
+        return self._holder or ""
+
     def close(self) -> None:
-        if not self.closed:
-            if self.script_fetch is not None and self._in_poll:
-                with contextlib.suppress(Empty):
-                    self._brpop_read()  # its message, if any, is restored below
-            if self._qos is not None:
-                # If Redis is gone, the messages come back after the visibility timeout.
-                with contextlib.suppress(*self.connection_errors):
-                    self._qos.flush_acks()
-        super().close()
+        try:
+            if not self.closed:
+                if self.script_fetch is not None and self._in_poll:
+                    with contextlib.suppress(Empty):
+                        self._brpop_read()  # its message, if any, is given back below
+                if self._qos is not None:
+                    # If Redis is gone, what this channel held comes back once its lease
+                    # expires (or after the visibility timeout, without a lease).
+                    with contextlib.suppress(*self.connection_errors):
+                        self._qos.flush_acks()
+            super().close()
+        finally:
+            self._end_lease()
+
+    def _end_lease(self) -> None:
+        holder, self._holder = self._holder, None
+        keeper = leases.current()
+        if holder and keeper is not None:
+            # Whatever the close could not give back, the next sweep does.
+            keeper.release(holder, expire_now=True)
 
     def _on_connection_disconnect(self, connection: Any) -> None:
         # The fetch connection dropped with a script's reply outstanding (kombu forgets the
@@ -206,7 +317,7 @@ class Channel(kombu_redis.Channel):
         if self.script_fetch is not None and self._in_poll is connection:
             _queues, acks = self.script_fetch
             self.script_fetch = None
-            self.qos.give_back(acks)
+            self.qos.give_back_acks(acks)
         super()._on_connection_disconnect(connection)
 
     def _brpop_start(self, timeout: Any = None) -> None:
@@ -220,6 +331,7 @@ class Channel(kombu_redis.Channel):
             return
         lists = [self._q_for_pri(queue, pri) for pri in self.priority_steps for queue in queues]
         qos = self.qos
+        holder = self.reservation_holder()
         acks = qos.take_acks()
         self.script_fetch = (queues, acks)
         connection = self.client.connection
@@ -230,12 +342,14 @@ class Channel(kombu_redis.Channel):
         connection.send_command(
             "EVAL",
             FETCH_AND_RESERVE,
-            3 + len(lists),
+            4 + len(lists),
             qos.unacked_key,
             qos.unacked_index_key,
             UNREADABLE_KEY,
+            HOLDERS_KEY,
             *lists,
             time(),
+            holder,
             len(acks),
             *acks,
         )
@@ -267,14 +381,18 @@ class Channel(kombu_redis.Channel):
             self._create_client().lpush(UNREADABLE_KEY, raw)
             self._report_unreadable(queue, raw)
             raise Empty()
-        self.connection._deliver(message, queue)
+        self.popped = (bytes_to_str(key), raw)  # for the reservation, in QoS.append
+        try:
+            self.connection._deliver(message, queue)
+        finally:
+            self.popped = None
         return True
 
     def _read_script_reply(self, queues: list[str], acks: list[str], **options: Any) -> bool:
         try:
             found = self.client.parse_response(self.client.connection, "EVAL", **options)
         except Exception:
-            self.qos.give_back(acks)  # unknown whether they were applied
+            self.qos.give_back_acks(acks)  # unknown whether they were applied
             self.client.connection.disconnect()
             raise
         if not found:

@@ -9,23 +9,49 @@ and the check and the write can no longer interleave with another worker's.
 
 The stored value is Celery's own meta (built and encoded by Celery), so every reader of
 Celery's backend, the API's status reads and `AsyncResult` alike, sees no difference.
+
+Two more rules, for a worker's writes:
+- A run writes only while its worker still holds the task's message (the same script checks
+  the reservation's holder, see tasklane_contract.reservations): a worker frozen past its lease
+  does not write over the run that took its task over.
+- While Redis is out of memory (maxmemory with noeviction), STARTED and PROGRESS are done
+  without, and a final state waits in the process that has it and is stored as soon as Redis
+  accepts writes again (the message is acknowledged after that, so nothing is lost).
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from functools import cached_property
 from typing import Any
 
 from celery import states
 from celery.backends.redis import RedisBackend
 from celery.exceptions import BackendStoreError
+from redis.exceptions import OutOfMemoryError
 
-# KEYS[1]: the task's meta key; KEYS[2], optional: a key whose presence forbids the write.
-# ARGV[1]: the encoded meta; ARGV[2]: seconds to keep it (0: for ever).
-# Returns 1 when written, 0 when a stored SUCCESS was kept, -1 when KEYS[2] exists.
+from tasklane_contract.records import PROGRESS_STATE
+from tasklane_contract.reservations import HOLDER_PROPERTY, HOLDERS_KEY
+
+log = logging.getLogger(__name__)
+
+# KEYS[1]: the task's meta key; KEYS[2]: a key whose presence forbids the write, or '' for
+# none; KEYS[3], optional: the reservation holders hash.
+# ARGV[1]: the encoded meta; ARGV[2]: seconds to keep it (0: for ever); ARGV[3], ARGV[4]: the
+# delivery tag and holder the run was delivered under.
+# Returns STORED, KEPT_SUCCESS, FORBIDDEN, or NOT_HELD when another consumer holds the task's
+# message now (this run's worker was frozen or cut off past its lease and the task was given
+# to another): the run that holds the message is the one that writes.
 STORE_UNLESS_SUCCEEDED = """
-if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then
+if KEYS[2] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then
   return -1
+end
+if KEYS[3] then
+  local record = redis.call('HGET', KEYS[3], ARGV[3])
+  if record and string.sub(record, 1, string.find(record, '\\n', 1, true) - 1) ~= ARGV[4] then
+    return -2
+  end
 end
 local current = redis.call('GET', KEYS[1])
 if current then
@@ -43,6 +69,11 @@ end
 redis.call('PUBLISH', KEYS[1], ARGV[1])
 return 1
 """
+STORED, KEPT_SUCCESS, FORBIDDEN, NOT_HELD = 1, 0, -1, -2
+# States a worker does without while Redis is out of memory: the final state supersedes them.
+SKIPPED_WHEN_FULL = frozenset({states.STARTED, PROGRESS_STATE})
+# Seconds between attempts to store a final state while Redis is out of memory, at most.
+FULL_RETRY_MAX_S = 5.0
 
 
 class RedisResultBackend(RedisBackend):  # type: ignore[misc]
@@ -67,11 +98,12 @@ class RedisResultBackend(RedisBackend):  # type: ignore[misc]
         self._store(task_id, result, state, traceback, request)
         return result
 
-    def store_started_unless(self, task_id: str, result: Any, request: Any, forbidden: str) -> bool:
+    def store_started_unless(self, task_id: str, result: Any, request: Any, forbidden: str) -> int:
         """Store STARTED, as Celery's `task_track_started` does, unless the key `forbidden`
-        exists: a check the worker would otherwise make in a round trip of its own. False when
-        `forbidden` exists (nothing is stored then)."""
-        return self._store(task_id, result, states.STARTED, None, request, forbidden) != -1
+        exists: a check the worker would otherwise make in a round trip of its own. Returns
+        STORED (also when Redis is full and STARTED was done without), KEPT_SUCCESS (the task
+        already succeeded), FORBIDDEN (`forbidden` exists) or NOT_HELD (see the script)."""
+        return self._store(task_id, result, states.STARTED, None, request, forbidden)
 
     def _store(
         self,
@@ -92,9 +124,57 @@ class RedisResultBackend(RedisBackend):  # type: ignore[misc]
                 "value too large for Redis backend", state=state, task_id=task_id
             )
         expires = self.failure_expires if state == states.FAILURE else self.expires
-        keys = [self.get_key_for_task(task_id), *([forbidden] if forbidden else [])]
-        stored: int = self.ensure(self._run_store_script, (keys, value, expires))
-        return stored
+        keys = [self.get_key_for_task(task_id), forbidden or ""]
+        args = [value, int(expires or 0)]
+        held = delivered_under(request)
+        if held is not None:
+            keys.append(HOLDERS_KEY)
+            args.extend(held)
+        waited_since: float | None = None
+        delay = 0.1
+        while True:
+            try:
+                stored: int = self.ensure(self._run_store_script, (keys, args))
+            except OutOfMemoryError:
+                if state in SKIPPED_WHEN_FULL:
+                    log.warning("Redis is full: %s of task %s not stored", state, task_id)
+                    return STORED
+                if waited_since is None:
+                    waited_since = time.monotonic()
+                    log.warning(
+                        "Redis is full: %s of task %s is stored once Redis accepts writes",
+                        state,
+                        task_id,
+                    )
+                time.sleep(delay)
+                delay = min(FULL_RETRY_MAX_S, delay * 2)
+                continue
+            if waited_since is not None:
+                log.warning(
+                    "%s of task %s stored after Redis was full for %.1fs",
+                    state,
+                    task_id,
+                    time.monotonic() - waited_since,
+                )
+            if stored == NOT_HELD:
+                log.warning(
+                    "%s of task %s not stored: the task was given to another worker while this "
+                    "one was frozen or cut off from Redis",
+                    state,
+                    task_id,
+                )
+            return stored
 
-    def _run_store_script(self, keys: list[Any], value: str | bytes, expires: Any) -> int:
-        return int(self._store_script(keys=keys, args=[value, int(expires or 0)]))
+    def _run_store_script(self, keys: list[Any], args: list[Any]) -> int:
+        return int(self._store_script(keys=keys, args=args))
+
+
+def delivered_under(request: Any) -> tuple[str, str] | None:
+    """(delivery tag, holder) a worker's run was delivered under, if it was reserved with a
+    holder (see tasklane_contract.reservations); None for other writers (the API, beat)."""
+    properties = getattr(request, "properties", None) or {}
+    tag = properties.get("delivery_tag")
+    holder = properties.get(HOLDER_PROPERTY)
+    if isinstance(tag, str) and isinstance(holder, str) and holder:
+        return tag, holder
+    return None

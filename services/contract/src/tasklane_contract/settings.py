@@ -51,6 +51,14 @@ class Settings(ServiceLinkProofSettings):
         description="Seconds before a reserved but unacknowledged task is handed to another "
         "worker; keep it above the longest task's hard time limit.",
     )
+    worker_lease_s: float = Field(
+        15.0,
+        ge=1,
+        le=300,
+        description="Seconds a worker's lease in Redis lasts unless renewed (five times per "
+        "lease, on a thread of its own): the tasks of a worker that stopped renewing it "
+        "(killed, frozen, cut off) go back to their queue this long after its last renewal.",
+    )
     result_expires_s: int = Field(
         86400, ge=60, description="Seconds results and submission records are kept."
     )

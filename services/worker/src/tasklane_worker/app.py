@@ -7,6 +7,7 @@ from celery import Celery
 from tasklane_contract.catalog import CATALOG
 from tasklane_contract.celery_config import create_celery_app
 from tasklane_contract.settings import Settings
+from tasklane_worker import lease_step, shutdown
 from tasklane_worker import tasks as _implementations  # noqa: F401  (registers them)
 from tasklane_worker.event_batching import BatchedTaskEvents
 from tasklane_worker.execution import register_task
@@ -25,6 +26,10 @@ def create_worker_app(settings: Settings) -> Celery:
     app = create_celery_app(settings, main="tasklane_worker")
     for name, spec in CATALOG.items():
         register_task(app, spec, IMPLEMENTATIONS[name], settings)
+    app.conf[lease_step.CONF_KEY] = (settings.worker_lease_s, settings.result_expires_s)
+    app.steps["worker"].add(lease_step.Lease)
+    app.conf[shutdown.CONF_KEY] = settings.shutdown_timeout_s
+    app.steps["worker"].add(shutdown.HandBackOnStop)
     app.steps["consumer"].add(BatchedTaskEvents)
     if settings.worker_heartbeat_file is not None:
         app.conf[CONF_KEY] = str(settings.worker_heartbeat_file)

@@ -3,7 +3,9 @@ implementation. Celery-facing code stays here so implementations stay plain func
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -12,13 +14,23 @@ from celery.exceptions import Ignore
 from pydantic import BaseModel, ValidationError
 
 from tasklane_contract.errors import InvalidTaskArguments, ResultTooLarge
+from tasklane_contract.leases import RENEWALS_PER_LEASE
 from tasklane_contract.records import PROGRESS_STATE, revoked_key
+from tasklane_contract.reservations import holds
+from tasklane_contract.result_backend import (
+    FORBIDDEN,
+    KEPT_SUCCESS,
+    NOT_HELD,
+    delivered_under,
+)
 from tasklane_contract.settings import Settings
 from tasklane_contract.spec import TaskSpec
 from tasklane_worker.context import TaskContext
 from tasklane_worker.errors import RetriesExhausted, TransientError
 from tasklane_worker.registry import Implementation
 from tasklane_worker.retry import retry_delay_s
+
+log = logging.getLogger(__name__)
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -54,14 +66,18 @@ def run_task(
     kwargs: Any,
 ) -> Any:
     request = task.request
+    started_at = time.monotonic()
     # STARTED is stored here instead of by Celery's task_track_started, in the same round trip
     # as the check for a revoke marker: a DELETE may have come before any worker that could
     # hear the revoke broadcast was up.
     started = {"pid": os.getpid(), "hostname": request.hostname}
-    if not task.backend.store_started_unless(
+    stored = task.backend.store_started_unless(
         request.id, started, request, forbidden=revoked_key(request.id)
-    ):
+    )
+    if stored == FORBIDDEN:
         task.backend.mark_as_revoked(request.id, "revoked before it started", request=request)
+        raise Ignore()
+    if stored in (KEPT_SUCCESS, NOT_HELD):  # done already, or no longer this worker's
         raise Ignore()
 
     arguments = parse_arguments(spec, args, kwargs)
@@ -83,11 +99,31 @@ def run_task(
         if request.retries >= spec.options.max_retries:
             raise RetriesExhausted(f"{spec.name} failed after {attempts} attempts: {exc}") from exc
         raise task.retry(exc=exc, countdown=retry_delay_s(spec.options, request.retries)) from exc
+    if given_away(task, settings, time.monotonic() - started_at):
+        raise Ignore()
     if not isinstance(result, spec.result_model):
         raise TypeError(
             f"{spec.name} returned {type(result).__name__}, not {spec.result_model.__name__}"
         )
     return bounded_result(spec, result, settings.max_result_bytes)
+
+
+def given_away(task: Task, settings: Settings, ran_s: float) -> bool:
+    """Whether the task's message was given to another worker while this run went on (its
+    worker was frozen or cut off past its lease): then this run ends without a result and
+    without a terminal event, and the run that holds the message now reports. Only a run
+    about a lease long or longer can have lost its message, so shorter ones skip the check."""
+    if ran_s < settings.worker_lease_s * (1 - 1 / RENEWALS_PER_LEASE):
+        return False
+    held = delivered_under(task.request)
+    if held is None or holds(task.backend.client, *held):
+        return False
+    log.warning(
+        "task %s was given to another worker while this one was frozen or cut off from "
+        "Redis; its result from this run is dropped",
+        task.request.id,
+    )
+    return True
 
 
 def bounded_result(spec: TaskSpec, result: BaseModel, limit: int) -> Any:

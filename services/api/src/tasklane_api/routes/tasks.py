@@ -53,7 +53,7 @@ async def list_recent_tasks(
     """The most recently submitted tasks, newest first."""
     ids = await services.store.recent_ids(limit)
     loaded = await services.store.load_many(ids)
-    tasks = [task_status(sub, meta) for sub, meta in loaded if sub is not None]
+    tasks = [task_status(sub, meta, again) for sub, meta, again in loaded if sub is not None]
     return TaskList(tasks=tasks)
 
 
@@ -75,10 +75,10 @@ async def get_task(task_id: TaskId, services: ServicesDep) -> TaskStatus:
 )
 async def revoke_task(task_id: TaskId, services: ServicesDep) -> Any:
     """Revoke: a task not yet started never runs; a running one is terminated."""
-    submission, meta = await services.store.load(task_id)
+    submission, meta, requeued = await services.store.load(task_id)
     if submission is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no task with id {task_id!r}")
-    current = task_status(submission, meta)
+    current = task_status(submission, meta, requeued)
     if current.status in FINISHED_STATES:
         raise HTTPException(status.HTTP_409_CONFLICT, f"task {task_id} is already {current.status}")
     await services.store.mark_revoked(task_id)
