@@ -111,10 +111,11 @@ class LeaseKeeper:
             holders = sorted(self._holders)
         try:
             pipe = self.client.pipeline(transaction=False)
+            pipe.ping()  # with no lease to renew, still learn whether Redis answers
             for holder in holders:
                 # PEXPIRE, not SET: Redis accepts it while it is out of memory.
                 pipe.pexpire(lease_key(holder), self.lease_ms)
-            renewed = pipe.execute() if holders else []
+            renewed = pipe.execute()[1:]
             lapsed = [h for h, ok in zip(holders, renewed, strict=True) if not ok]
             for holder in lapsed:
                 log.warning(

@@ -47,6 +47,7 @@ from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import loads
 
 from tasklane_contract import leases
+from tasklane_contract.records import REQUEUED_KEY_PREFIX, RESULT_KEY_PREFIX
 from tasklane_contract.reservations import (
     ACKNOWLEDGE_FUNCTION,
     ACKNOWLEDGE_HELD,
@@ -201,6 +202,8 @@ class QoS(kombu_redis.QoS):
                     self.channel.holder,
                     reason,
                     self.channel.requeued_marker_s,
+                    RESULT_KEY_PREFIX,
+                    REQUEUED_KEY_PREFIX,
                     *tags,
                 ],
                 client=client,

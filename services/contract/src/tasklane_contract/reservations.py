@@ -80,7 +80,9 @@ local function queue_of(list)
     return list
 end
 
-local FINISHED = {SUCCESS = true, FAILURE = true, REVOKED = true, RETRY = true}
+-- RETRY is not final: Celery stores it for a run it cancels, counting on the message to come
+-- back.
+local FINISHED = {SUCCESS = true, FAILURE = true, REVOKED = true}
 local RUNNING = {STARTED = true, PROGRESS = true}
 
 -- Give the reservation `tag` (recorded as `record`) back to the list it came from. ARGV[2]

@@ -21,6 +21,7 @@ from typing import Any
 from celery import Celery
 
 from tasklane_contract.leases import LeaseKeeper
+from tasklane_contract.records import REQUEUED_KEY_PREFIX, RESULT_KEY_PREFIX
 from tasklane_contract.reservations import (
     HOLDERS_KEY,
     RECLAIM_EXPIRED,
@@ -71,6 +72,8 @@ class ReclaimSweep:
                 sweeper,
                 RECLAIMED,
                 self.marker_s,
+                RESULT_KEY_PREFIX,
+                REQUEUED_KEY_PREFIX,
                 lease_key(""),
                 max(1, int(keeper.interval_s * 1000)),
             ],
