@@ -4,11 +4,11 @@ a stored SUCCESS that no later state overwrites."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from uuid import uuid4
 
+import billiard  # type: ignore[import-untyped]
 import pytest
 import redis
 from celery import Celery
@@ -139,6 +139,11 @@ def test_a_run_writes_only_while_its_worker_holds_the_message(
     )
 
 
+def store_success(url: str, task_id: str) -> None:
+    app = create_celery_app(Settings(redis_url=url))
+    app.backend.store_result(task_id, {"processed_data": "HI"}, "SUCCESS")
+
+
 def test_while_redis_is_full_started_is_skipped_and_a_result_waits_until_it_fits(
     fresh_redis: RedisServer,
 ) -> None:
@@ -149,18 +154,18 @@ def test_while_redis_is_full_started_is_skipped_and_a_result_waits_until_it_fits
     try:
         assert app.backend.store_started_unless(task_id, {"pid": 1}, None, "test:none") == STORED
         assert client.get(result_key(task_id)) is None  # done without
-
-        def free_soon() -> None:
-            time.sleep(1.5)
-            free(client, fillers)
-
-        freeing = threading.Thread(target=free_soon)
-        freeing.start()
-        began = time.monotonic()
-        app.backend.store_result(task_id, {"processed_data": "HI"}, "SUCCESS")
-        waited = time.monotonic() - began
-        freeing.join()
-        assert waited >= 1.0  # it waited for room instead of failing
+        # A process that must go on (a worker's consumer) is told at once...
+        with pytest.raises(redis.exceptions.OutOfMemoryError):
+            app.backend.store_result(task_id, {"processed_data": "HI"}, "SUCCESS")
+        # ...and a task process waits until its result fits.
+        task_process = billiard.Process(target=store_success, args=(fresh_redis.url, task_id))
+        task_process.start()
+        time.sleep(2)
+        assert task_process.is_alive()
+        assert client.get(result_key(task_id)) is None
+        free(client, fillers)
+        task_process.join(20)
+        assert task_process.exitcode == 0
         assert stored(client, task_id)["status"] == "SUCCESS"
     finally:
         free(client, fillers)

@@ -15,8 +15,9 @@ Two more rules, for a worker's writes:
   the reservation's holder, see tasklane_contract.reservations): a worker frozen past its lease
   does not write over the run that took its task over.
 - While Redis is out of memory (maxmemory with noeviction), STARTED and PROGRESS are done
-  without, and a final state waits in the process that has it and is stored as soon as Redis
-  accepts writes again (the message is acknowledged after that, so nothing is lost).
+  without. A task process whose state Redis refuses (full or unreachable) waits and stores it
+  as soon as Redis accepts it (the message is acknowledged after that, so nothing is lost);
+  other processes fail at once rather than hold up their event loop.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import time
 from functools import cached_property
 from typing import Any
 
+from billiard.process import current_process  # type: ignore[import-untyped]
 from celery import states
 from celery.backends.redis import RedisBackend
 from celery.exceptions import BackendStoreError
@@ -72,8 +74,8 @@ return 1
 STORED, KEPT_SUCCESS, FORBIDDEN, NOT_HELD = 1, 0, -1, -2
 # States a worker does without while Redis is out of memory: the final state supersedes them.
 SKIPPED_WHEN_FULL = frozenset({states.STARTED, PROGRESS_STATE})
-# Seconds between attempts to store a final state while Redis is out of memory, at most.
-FULL_RETRY_MAX_S = 5.0
+# Seconds between a task process's attempts to store a state Redis refused, at most.
+RETRY_MAX_S = 5.0
 
 
 class RedisResultBackend(RedisBackend):  # type: ignore[misc]
@@ -134,39 +136,51 @@ class RedisResultBackend(RedisBackend):  # type: ignore[misc]
         delay = 0.1
         while True:
             try:
-                stored: int = self.ensure(self._run_store_script, (keys, args))
+                # No retries inside: Celery's 20 one-second retries would hold up a worker's
+                # event loop (a stop while Redis is away took minutes).
+                stored: int = self.ensure(self._run_store_script, (keys, args), max_retries=0)
             except OutOfMemoryError:
                 if state in SKIPPED_WHEN_FULL:
                     log.warning("Redis is full: %s of task %s not stored", state, task_id)
                     return STORED
-                if waited_since is None:
-                    waited_since = time.monotonic()
-                    log.warning(
-                        "Redis is full: %s of task %s is stored once Redis accepts writes",
-                        state,
-                        task_id,
-                    )
-                time.sleep(delay)
-                delay = min(FULL_RETRY_MAX_S, delay * 2)
-                continue
-            if waited_since is not None:
+                if not in_task_process():
+                    raise
+                why = "Redis is full"
+            except self.connection_errors as exc:
+                if not in_task_process():
+                    raise
+                why = f"Redis is unreachable ({type(exc).__name__})"
+            else:
+                break
+            if waited_since is None:
+                waited_since = time.monotonic()
                 log.warning(
-                    "%s of task %s stored after Redis was full for %.1fs",
-                    state,
-                    task_id,
-                    time.monotonic() - waited_since,
+                    "%s: %s of task %s is stored once Redis accepts it", why, state, task_id
                 )
-            if stored == NOT_HELD:
-                log.warning(
-                    "%s of task %s not stored: the task was given to another worker while this "
-                    "one was frozen or cut off from Redis",
-                    state,
-                    task_id,
-                )
-            return stored
+            time.sleep(delay)
+            delay = min(RETRY_MAX_S, delay * 2)
+        if waited_since is not None:
+            log.warning(
+                "%s of task %s stored after %.1fs", state, task_id, time.monotonic() - waited_since
+            )
+        if stored == NOT_HELD:
+            log.warning(
+                "%s of task %s not stored: the task was given to another worker while this "
+                "one was frozen or cut off from Redis",
+                state,
+                task_id,
+            )
+        return stored
 
     def _run_store_script(self, keys: list[Any], args: list[Any]) -> int:
         return int(self._store_script(keys=keys, args=args))
+
+
+def in_task_process() -> bool:
+    """A worker's task process, which may wait for Redis: the task is done and its message is
+    acknowledged only after its state is stored. Any other process (the worker's consumer, the
+    API, beat) must go on, so its writes fail at once."""
+    return bool(current_process().name != "MainProcess")
 
 
 def delivered_under(request: Any) -> tuple[str, str] | None:

@@ -46,6 +46,21 @@ def unfinished_pids(requests: Any, successful: Any) -> set[int]:
     return pids
 
 
+class ExpectedEndings(logging.Filter):
+    """Celery and billiard log each task process ended at the deadline as an error, with a
+    traceback, which reads like a fault; once the deadline ended some, those records are
+    dropped (one warning per process says what happened instead)."""
+
+    LOGGERS = ("celery.worker.request", "multiprocessing")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.active = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (self.active and "signal 15 (SIGTERM)" in record.getMessage())
+
+
 class HandBackOnStop(bootsteps.StartStopStep):  # type: ignore[misc]
     """Worker step: install the SIGTERM handler once Celery has installed its own."""
 
@@ -53,6 +68,9 @@ class HandBackOnStop(bootsteps.StartStopStep):  # type: ignore[misc]
         super().__init__(worker, **kwargs)
         self.timeout_s = float(worker.app.conf[CONF_KEY])
         self.deadline: threading.Thread | None = None
+        self.expected = ExpectedEndings()
+        for name in ExpectedEndings.LOGGERS:
+            logging.getLogger(name).addFilter(self.expected)
 
     def start(self, worker: Any) -> None:
         celery_handler = signal.getsignal(signal.SIGTERM)
@@ -87,6 +105,7 @@ class HandBackOnStop(bootsteps.StartStopStep):  # type: ignore[misc]
             except RuntimeError:  # the set changed while it was copied
                 continue
             for pid in pids - terminated:
+                self.expected.active = True
                 log.warning(
                     "shutdown timeout reached: ending the task in process %d; it goes back to "
                     "its queue",
