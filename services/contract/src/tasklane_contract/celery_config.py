@@ -21,10 +21,12 @@ from tasklane_contract.settings import Settings
 # A connection whose peer vanished without closing it (a node gone, packets dropped) gives no
 # error by itself. kombu drops a fetch whose reply is overdue by brpop_timeout (1 s) plus the
 # health check interval, and redis-py pings a connection idle that long before using it; a
-# command waits at most socket_timeout; keepalive probes end an idle dead socket.
+# command waits at most socket_timeout, which is also how long a dead connection can hold up
+# the worker's event loop per command (Redis answers in milliseconds; an AOF fsync stall of
+# seconds is the slowest it gets); keepalive probes end an idle dead socket.
 DEAD_CONNECTION_DETECTION = {
     "health_check_interval": 3,
-    "socket_timeout": 10,
+    "socket_timeout": 3,
     "socket_connect_timeout": 5,
     "socket_keepalive": True,
 }
@@ -94,10 +96,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_routing_key": DEFAULT,
         "task_create_missing_queues": False,
         "task_routes": task_routes(),
-        "redis_socket_connect_timeout": 5,
-        "redis_socket_timeout": 30,
+        # The result store's connections, with the same dead-connection detection as the
+        # broker's (a task process waits for a state it could not store, see result_backend).
+        "redis_socket_connect_timeout": DEAD_CONNECTION_DETECTION["socket_connect_timeout"],
+        "redis_socket_timeout": DEAD_CONNECTION_DETECTION["socket_timeout"],
+        "redis_socket_keepalive": True,
         "redis_retry_on_timeout": True,
-        "redis_backend_health_check_interval": 30,
+        "redis_backend_health_check_interval": DEAD_CONNECTION_DETECTION["health_check_interval"],
         "worker_hijack_root_logger": False,
         "worker_redirect_stdouts": False,
     }

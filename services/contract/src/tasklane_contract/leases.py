@@ -100,11 +100,14 @@ class LeaseKeeper:
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
             self.renew()
-            if self.on_tick is not None:
-                try:
-                    self.on_tick(self)
-                except Exception:  # the sweep must never end the renewals
-                    log.exception("reclaim sweep failed")
+            if self.on_tick is None or not self.held_continuously():
+                continue
+            try:
+                self.on_tick(self)
+            except (redis.RedisError, OSError) as exc:
+                log.info("reclaim sweep skipped: %s", exc)
+            except Exception:  # the sweep must never end the renewals
+                log.exception("reclaim sweep failed")
 
     def renew(self) -> None:
         with self._lock:

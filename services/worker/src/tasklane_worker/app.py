@@ -24,6 +24,7 @@ def create_worker_app(settings: Settings) -> Celery:
     if problems:
         raise ContractMismatch("worker and contract disagree:\n  " + "\n  ".join(problems))
     app = create_celery_app(settings, main="tasklane_worker")
+    app.conf.worker_consumer = "tasklane_worker.consumer:Consumer"
     for name, spec in CATALOG.items():
         register_task(app, spec, IMPLEMENTATIONS[name], settings)
     app.conf[lease_step.CONF_KEY] = (settings.worker_lease_s, settings.result_expires_s)
