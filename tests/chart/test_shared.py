@@ -14,6 +14,7 @@ class TestConfigMap:
             "TASKLANE_LOG_LEVEL": "INFO",
             "TASKLANE_REDIS_URL": "redis://demo-tasklane-redis:6379/0",
             "TASKLANE_VISIBILITY_TIMEOUT_S": "3600",
+            "TASKLANE_WORKER_LEASE_S": "15",
             "TASKLANE_RESULT_EXPIRES_S": "86400",
             "TASKLANE_MAX_BODY_BYTES": "65536",
             "TASKLANE_RATE_LIMIT_PER_MINUTE": "0",

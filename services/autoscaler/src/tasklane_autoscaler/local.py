@@ -37,7 +37,8 @@ class WorkerProcesses(Protocol):
         """Start one more worker."""
 
     def stop(self, name: str) -> None:
-        """Ask one worker for a warm shutdown (SIGTERM: Celery finishes what it runs)."""
+        """Ask one worker to stop (SIGTERM: it finishes what it runs within its shutdown timeout
+        and gives the rest back to their queue)."""
 
 
 def running_by_name(names: Sequence[str], running_by_node: Mapping[str, int]) -> dict[str, int]:

@@ -59,7 +59,8 @@ class Supervisor:
         )
 
     def retire(self, child: Child) -> None:
-        """SIGTERM one child and let it finish (a worker completes its running tasks)."""
+        """SIGTERM one child and let it finish (a worker completes its running tasks within its
+        shutdown timeout and gives back the rest)."""
         child.retiring = True
         if child.process.poll() is None:
             child.process.send_signal(signal.SIGTERM)
