@@ -217,6 +217,23 @@ OVERVIEW = Dashboard(
                     unit="ops",
                 ),
                 Panel(
+                    "Tasks given back to their queue",
+                    "Tasks workers gave back before they finished, per second, by queue and "
+                    "reason: reclaimed (their worker's lease expired: killed, frozen or cut "
+                    "off), shutdown (their worker was stopped and they outlasted its shutdown "
+                    "timeout), interrupted (their process died or their worker lost Redis). "
+                    "Each runs again.",
+                    (
+                        q(
+                            # Every API replica exports the same count: max, not sum.
+                            "max by (queue, reason) "
+                            f"(rate(tasklane_tasks_requeued_total{{{QUEUE}}}{RATE}))",
+                            "{{queue}} {{reason}}",
+                        ),
+                    ),
+                    unit="ops",
+                ),
+                Panel(
                     "Failure ratio per task",
                     "Failed over finished (succeeded + failed) per task; above 10% for 5 "
                     "minutes fires TasklaneTaskFailureRatioHigh.",

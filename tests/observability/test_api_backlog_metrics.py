@@ -13,6 +13,7 @@ from prometheus_client import generate_latest
 
 from tasklane_api.metrics import ApiMetrics
 from tasklane_contract.backlog import PRIORITY_SEPARATOR, UNACKED_KEY
+from tasklane_contract.reservations import REQUEUED_TOTAL_KEY
 from tasklane_devstack.ports import free_port
 from tasklane_devstack.redis_server import RedisServer
 
@@ -61,3 +62,20 @@ def test_unreachable_redis_drops_the_gauges(fresh_redis: RedisServer) -> None:
     _refresh(metrics, f"redis://127.0.0.1:{free_port()}/0", ("default",))
     assert _value(metrics, "tasklane_queue_waiting", queue="default") is None
     assert _value(metrics, "tasklane_queue_backlog_read_failures_total") == 1
+
+
+def test_tasks_given_back_are_counted_from_redis(fresh_redis: RedisServer) -> None:
+    client = redis.Redis.from_url(fresh_redis.url)
+    client.hset(REQUEUED_TOTAL_KEY, "reclaimed\ndefault", 4)
+    client.hincrby(REQUEUED_TOTAL_KEY, "shutdown\nemail", 1)
+    metrics = ApiMetrics()
+    _refresh(metrics, fresh_redis.url, ("default", "email"))
+    name = "tasklane_tasks_requeued_total"
+    assert _value(metrics, name, queue="default", reason="reclaimed") == 4
+    assert _value(metrics, name, queue="email", reason="shutdown") == 1
+    # Every queue and reason is there from zero, so the first one shows as a rise.
+    assert _value(metrics, name, queue="default", reason="shutdown") == 0
+    assert _value(metrics, name, queue="email", reason="interrupted") == 0
+    text = generate_latest(metrics.registry).decode()
+    assert "# TYPE tasklane_tasks_requeued_total counter" in text
+    client.close()

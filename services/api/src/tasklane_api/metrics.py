@@ -4,6 +4,7 @@ middleware do not justify an instrumentation framework on the hot path."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -16,7 +17,7 @@ from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tasklane_contract.backlog import read_backlog_async
-from tasklane_contract.reservations import REQUEUED_TOTAL_KEY
+from tasklane_contract.reservations import REQUEUE_REASONS, REQUEUED_TOTAL_KEY
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -75,8 +76,9 @@ class ApiMetrics:
     async def refresh_backlog(self, client: aioredis.Redis, queues: Iterable[str]) -> None:
         """Set the backlog gauges from Redis; on a Redis error drop them rather than export
         stale numbers (an absent series shows as a gap, a stale one as a lie)."""
+        queue_list = list(queues)
         try:
-            backlog = await read_backlog_async(client, queues)
+            backlog = await read_backlog_async(client, queue_list)
             requeued = await client.hgetall(REQUEUED_TOTAL_KEY)
         except (RedisError, OSError):
             self.backlog_read_failures.inc()
@@ -84,7 +86,9 @@ class ApiMetrics:
             self.reserved.clear()
             self.requeued.counts = {}
             return
-        self.requeued.counts = requeued_counts(requeued)
+        # Every queue and reason from zero, so a first give-back shows as a rise.
+        zero = dict.fromkeys(itertools.product(queue_list, REQUEUE_REASONS), 0.0)
+        self.requeued.counts = {**zero, **requeued_counts(requeued)}
         for queue, reading in backlog.items():
             self.waiting.labels(queue).set(reading.waiting)
             self.reserved.labels(queue).set(reading.reserved)

@@ -50,6 +50,7 @@ SHUTDOWN = "shutdown"  # its worker was stopped and the task outlasted the shutd
 # its run was cut short (the process running it died, or its worker lost Redis) and its worker
 # gave it back
 INTERRUPTED = "interrupted"
+REQUEUE_REASONS = (RECLAIMED, SHUTDOWN, INTERRUPTED)
 
 
 def lease_key(holder: str) -> str:
