@@ -15,16 +15,26 @@ from kombu.connection import Connection
 from kombu.message import Message
 from kombu.messaging import Consumer, Producer
 
+from tasklane_contract import leases
 from tasklane_contract.celery_config import create_celery_app
+from tasklane_contract.leases import LeaseKeeper
+from tasklane_contract.records import requeued_key, result_key
 from tasklane_contract.redis_transport import (
     FETCH_AND_RESERVE,
     UNREADABLE_KEY,
     Channel,
     envelope,
 )
-from tasklane_contract.reservations import HOLDERS_KEY
+from tasklane_contract.reservations import (
+    HOLDER_PROPERTY,
+    HOLDERS_KEY,
+    REQUEUED_TOTAL_KEY,
+    holder_record,
+    lease_key,
+)
 from tasklane_contract.settings import Settings
 from tasklane_devstack.redis_server import RedisServer
+from tests.support.memory import fill_to_maxmemory, free, is_full
 
 
 @pytest.fixture
@@ -267,3 +277,133 @@ def test_envelope_of_a_kombu_message(app: Celery, client: redis.Redis) -> None:
     message = envelope(raw)
     assert message is not None
     assert message["properties"]["delivery_info"]["routing_key"] == "default"
+
+
+@pytest.fixture
+def keeper(fresh_redis: RedisServer) -> Iterator[LeaseKeeper]:
+    """This process as a worker: its consuming channels reserve under a leased holder id."""
+    keeper = LeaseKeeper(fresh_redis.url, lease_s=30, node="test@host")
+    leases.install(keeper)
+    yield keeper
+    leases.install(None)
+    keeper.client.close()
+
+
+def holder_of(client: redis.Redis, tag: str) -> str | None:
+    record = client.hget(HOLDERS_KEY, tag)
+    return None if record is None else record.decode().split("\n", 1)[0]
+
+
+def test_every_reservation_records_its_holder_and_the_holder_fences_the_ack(
+    app: Celery, client: redis.Redis, keeper: LeaseKeeper
+) -> None:
+    received: list[Message] = []
+    with app.connection_for_write() as connection:
+        publish(connection, app, [{"n": 1}, {"n": 2}])
+        channel = connection.default_channel
+        channel.basic_qos(0, 1, False)
+        with Consumer(
+            channel,
+            [app.amqp.queues["default"]],
+            callbacks=[lambda _body, message: received.append(message)],
+        ):
+            connection.drain_events(timeout=5)  # by the fetch script
+            first = received[0]
+            holder = channel.holder
+            assert holder.startswith("test@host/")
+            assert client.pttl(lease_key(holder)) > 0
+            assert holder_of(client, first.delivery_tag) == holder
+            assert first.properties[HOLDER_PROPERTY] == holder  # for the task's result writes
+            # The first was given to another worker while this one was cut off: its ack must
+            # leave the other worker's reservation alone.
+            client.hset(HOLDERS_KEY, first.delivery_tag, holder_record("other", 1, "default"))
+            first.ack()
+            connection.drain_events(timeout=5)  # the ack rides with this fetch
+            assert client.hexists("unacked", first.delivery_tag)
+            assert holder_of(client, first.delivery_tag) == "other"
+            second = received[1]
+            assert holder_of(client, second.delivery_tag) == holder
+            second.ack()
+        assert not client.hexists("unacked", second.delivery_tag)
+        assert not client.hexists(HOLDERS_KEY, second.delivery_tag)
+    assert client.exists(lease_key(holder)) == 0  # the closed channel ended its lease
+
+
+def test_a_message_taken_by_brpop_is_reserved_under_the_holder(
+    app: Celery, client: redis.Redis, keeper: LeaseKeeper
+) -> None:
+    received: list[Message] = []
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        channel.basic_qos(0, 1, False)
+        with Consumer(
+            channel,
+            [app.amqp.queues["default"]],
+            callbacks=[lambda _body, message: received.append(message)],
+        ):
+            with pytest.raises(TimeoutError):
+                connection.drain_events(timeout=0.3)  # empty: now waiting in BRPOP
+            with Connection(app.conf.broker_url) as other:
+                publish(other, app, [{"n": 1}])
+            connection.drain_events(timeout=5)
+            tag = received[0].delivery_tag
+            assert holder_of(client, tag) == channel.holder
+            entry = json.loads(client.hget("unacked", tag) or b"null")
+            info = received[0].delivery_info
+            assert entry[1:] == [info["exchange"], info["routing_key"]]
+            assert entry[0]["properties"]["delivery_tag"] == tag
+
+
+def test_a_closing_channel_gives_back_what_it_holds_marked_for_the_api(
+    app: Celery, client: redis.Redis, keeper: LeaseKeeper
+) -> None:
+    with app.connection_for_write() as connection:
+        producer = Producer(connection.default_channel)
+        producer.publish(
+            {"n": 1},
+            routing_key="default",
+            declare=[app.amqp.queues["default"]],
+            headers={"id": "task-1"},
+        )
+        client.set(result_key("task-1"), json.dumps({"status": "STARTED"}))
+        channel = connection.default_channel
+        channel.basic_qos(0, 1, False)
+        keeper.stopping = True
+        with Consumer(channel, [app.amqp.queues["default"]], callbacks=[lambda *_: None]):
+            connection.drain_events(timeout=5)
+            assert client.llen("default") == 0
+    assert client.llen("default") == 1
+    assert client.hlen("unacked") == 0
+    assert client.hlen(HOLDERS_KEY) == 0
+    assert client.get(result_key("task-1")) is None  # waiting again, not STARTED
+    marker = json.loads(client.get(requeued_key("task-1")) or b"null")
+    assert (marker["reason"], marker["times"]) == ("shutdown", 1)
+    assert client.hgetall(REQUEUED_TOTAL_KEY) == {b"shutdown\ndefault": b"1"}
+
+
+def test_fetching_and_acknowledging_go_on_while_redis_is_full(
+    app: Celery, client: redis.Redis, keeper: LeaseKeeper
+) -> None:
+    received: list[Message] = []
+    with app.connection_for_write() as connection:
+        publish(connection, app, [{"n": 1}, {"n": 2}])
+        channel = connection.default_channel
+        channel.basic_qos(0, 1, False)
+        with Consumer(
+            channel,
+            [app.amqp.queues["default"]],
+            callbacks=[lambda _body, message: received.append(message)],
+        ):
+            connection.drain_events(timeout=5)
+            fillers = fill_to_maxmemory(client)
+            try:
+                received[0].ack()
+                connection.drain_events(timeout=5)  # a fetch and an ack: a move and a delete
+                received[1].ack()
+                channel.qos.flush_acks()
+                assert client.hlen("unacked") == 0
+                assert client.llen("default") == 0
+                assert is_full(client)
+            finally:
+                free(client, fillers)
+    assert [m.decode() for m in received] == [{"n": 1}, {"n": 2}]

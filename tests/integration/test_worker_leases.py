@@ -88,12 +88,12 @@ def running(fleet: Fleet, worker: ServiceProcess, ids: list[str]) -> bool:
 
 
 def requeued(fleet: Fleet) -> dict[str, float]:
-    client = redis.Redis.from_url(fleet.redis.url)
+    client = redis.Redis.from_url(fleet.redis.url, decode_responses=True)
     try:
         counts = client.hgetall(REQUEUED_TOTAL_KEY)
     finally:
         client.close()
-    return {k.decode().replace("\n", ":"): float(v) for k, v in counts.items()}
+    return {str(k).replace("\n", ":"): float(v) for k, v in counts.items()}
 
 
 def test_a_killed_workers_tasks_run_again_within_a_lease(
@@ -177,7 +177,7 @@ def test_a_worker_frozen_past_its_lease_finds_its_task_given_away(
         continue_group(frozen)  # wakes while the other one runs the task
         eventually(lambda: "was given to another worker" in frozen.log(), timeout_s=30)
         done = wait_for_status(f.http, task_id, {"SUCCESS"}, timeout_s=30)
-        assert done["requeued"]["times"] == 1  # type: ignore[index]
+        assert done["requeued"]["times"] == 1
         assert f"demo.sleep[{task_id}] succeeded" in other.log()
         assert f"demo.sleep[{task_id}] succeeded" not in frozen.log()  # dropped, not stored
         client = redis.Redis.from_url(f.redis.url)

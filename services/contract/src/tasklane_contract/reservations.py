@@ -250,13 +250,6 @@ class GivenBack:
     holder: str = ""
 
 
-def given_back(rows: list[list[bytes | int]], holder: str = "") -> list[GivenBack]:
-    return [
-        GivenBack(_text(task_id), _text(queue), bool(int(requeued)), holder)
-        for task_id, queue, requeued in rows
-    ]
-
-
 def reclaimed(reply: list[bytes | int]) -> list[GivenBack] | None:
     """RECLAIM_EXPIRED's reply as the reservations given back; None when the sweep did not run
     (the sweeper holds no lease, or another worker swept within the interval)."""
