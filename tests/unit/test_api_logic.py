@@ -67,3 +67,16 @@ def test_failure_meta_becomes_a_typed_error() -> None:
         3,
     )
     assert status.result is None
+
+
+def test_a_task_given_back_is_waiting_again_and_says_why() -> None:
+    marker = {"reason": "reclaimed", "at": 1700000000.5, "times": 1}
+    waiting = task_status(SUBMISSION, None, marker)
+    assert waiting.status == "PENDING"
+    assert waiting.requeued is not None
+    assert (waiting.requeued.reason, waiting.requeued.times) == ("reclaimed", 1)
+    # The marker stays once the task runs again; an unreadable one is left out.
+    running = task_status(SUBMISSION, {"status": "STARTED", "result": {}}, marker)
+    assert running.status == "STARTED"
+    assert running.requeued == waiting.requeued
+    assert task_status(SUBMISSION, None, {"reason": "reclaimed"}).requeued is None
