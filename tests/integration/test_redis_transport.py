@@ -291,7 +291,10 @@ def keeper(fresh_redis: RedisServer) -> Iterator[LeaseKeeper]:
 
 def holder_of(client: redis.Redis, tag: str) -> str | None:
     record = client.hget(HOLDERS_KEY, tag)
-    return None if record is None else record.decode().split("\n", 1)[0]
+    if record is None:
+        return None
+    text = record.decode() if isinstance(record, bytes) else record
+    return text.split("\n", 1)[0]
 
 
 def test_every_reservation_records_its_holder_and_the_holder_fences_the_ack(
