@@ -8,15 +8,11 @@ import json
 import redis
 
 from tasklane_contract.records import (
-    REQUEUED_KEY_PREFIX,
-    RESULT_KEY_PREFIX,
     requeued_key,
     result_key,
 )
 from tasklane_contract.reservations import (
     HOLDERS_KEY,
-    RECLAIM_EXPIRED,
-    RECLAIMED,
     REQUEUED_TOTAL_KEY,
     SWEEP_KEY,
     UNACKED_INDEX_KEY,
@@ -24,7 +20,7 @@ from tasklane_contract.reservations import (
     GivenBack,
     holder_record,
     lease_key,
-    reclaimed,
+    reclaim_expired,
     reserved_entry,
 )
 from tasklane_devstack.redis_server import RedisServer
@@ -42,24 +38,7 @@ def reserve(client: redis.Redis, holder: str, task_id: str, tag: str) -> bytes:
 
 
 def sweep(client: redis.Redis, sweeper: str) -> list[GivenBack] | None:
-    keys = [
-        HOLDERS_KEY,
-        UNACKED_KEY,
-        UNACKED_INDEX_KEY,
-        REQUEUED_TOTAL_KEY,
-        SWEEP_KEY,
-        lease_key(sweeper),
-    ]
-    args: list[str | int] = [
-        sweeper,
-        RECLAIMED,
-        600,
-        RESULT_KEY_PREFIX,
-        REQUEUED_KEY_PREFIX,
-        lease_key(""),
-        60000,
-    ]
-    return reclaimed(client.eval(RECLAIM_EXPIRED, len(keys), *keys, *args))
+    return reclaim_expired(client, sweeper, marker_s=600, interval_ms=60000)
 
 
 def test_only_expired_holders_lose_their_tasks_and_each_goes_back_once(

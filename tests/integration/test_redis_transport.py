@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 import redis
@@ -297,19 +299,27 @@ def holder_of(client: redis.Redis, tag: str) -> str | None:
     return text.split("\n", 1)[0]
 
 
+@contextmanager
+def collecting(connection: Connection, app: Celery, received: list[Message]) -> Iterator[Any]:
+    """A consumer of `default` that takes one message at a time, as a worker process does, and
+    keeps each message it receives; yields its channel."""
+    channel = connection.default_channel
+    channel.basic_qos(0, 1, False)
+    with Consumer(
+        channel,
+        [app.amqp.queues["default"]],
+        callbacks=[lambda _body, message: received.append(message)],
+    ):
+        yield channel
+
+
 def test_every_reservation_records_its_holder_and_the_holder_fences_the_ack(
     app: Celery, client: redis.Redis, keeper: LeaseKeeper
 ) -> None:
     received: list[Message] = []
     with app.connection_for_write() as connection:
         publish(connection, app, [{"n": 1}, {"n": 2}])
-        channel = connection.default_channel
-        channel.basic_qos(0, 1, False)
-        with Consumer(
-            channel,
-            [app.amqp.queues["default"]],
-            callbacks=[lambda _body, message: received.append(message)],
-        ):
+        with collecting(connection, app, received) as channel:
             connection.drain_events(timeout=5)  # by the fetch script
             first = received[0]
             holder = channel.holder
@@ -336,25 +346,21 @@ def test_a_message_taken_by_brpop_is_reserved_under_the_holder(
     app: Celery, client: redis.Redis, keeper: LeaseKeeper
 ) -> None:
     received: list[Message] = []
-    with app.connection_for_write() as connection:
-        channel = connection.default_channel
-        channel.basic_qos(0, 1, False)
-        with Consumer(
-            channel,
-            [app.amqp.queues["default"]],
-            callbacks=[lambda _body, message: received.append(message)],
-        ):
-            with pytest.raises(TimeoutError):
-                connection.drain_events(timeout=0.3)  # empty: now waiting in BRPOP
-            with Connection(app.conf.broker_url) as other:
-                publish(other, app, [{"n": 1}])
-            connection.drain_events(timeout=5)
-            tag = received[0].delivery_tag
-            assert holder_of(client, tag) == channel.holder
-            entry = json.loads(client.hget("unacked", tag) or b"null")
-            info = received[0].delivery_info
-            assert entry[1:] == [info["exchange"], info["routing_key"]]
-            assert entry[0]["properties"]["delivery_tag"] == tag
+    with (
+        app.connection_for_write() as connection,
+        collecting(connection, app, received) as channel,
+    ):
+        with pytest.raises(TimeoutError):
+            connection.drain_events(timeout=0.3)  # empty: now waiting in BRPOP
+        with Connection(app.conf.broker_url) as other:
+            publish(other, app, [{"n": 1}])
+        connection.drain_events(timeout=5)
+        tag = received[0].delivery_tag
+        assert holder_of(client, tag) == channel.holder
+        entry = json.loads(client.hget("unacked", tag) or b"null")
+        info = received[0].delivery_info
+        assert entry[1:] == [info["exchange"], info["routing_key"]]
+        assert entry[0]["properties"]["delivery_tag"] == tag
 
 
 def test_a_closing_channel_gives_back_what_it_holds_marked_for_the_api(
@@ -390,13 +396,7 @@ def test_fetching_and_acknowledging_go_on_while_redis_is_full(
     received: list[Message] = []
     with app.connection_for_write() as connection:
         publish(connection, app, [{"n": 1}, {"n": 2}])
-        channel = connection.default_channel
-        channel.basic_qos(0, 1, False)
-        with Consumer(
-            channel,
-            [app.amqp.queues["default"]],
-            callbacks=[lambda _body, message: received.append(message)],
-        ):
+        with collecting(connection, app, received) as channel:
             connection.drain_events(timeout=5)
             fillers = fill_to_maxmemory(client)
             try:

@@ -127,36 +127,34 @@ def test_a_killed_workers_tasks_run_again_within_a_lease(
         assert "gave back 4 task(s) of first@" in second.log()
 
 
-def stop_group(worker: ServiceProcess) -> None:
-    os.killpg(worker.process.pid, signal.SIGSTOP)
-
-
-def continue_group(worker: ServiceProcess) -> None:
-    os.killpg(worker.process.pid, signal.SIGCONT)
-
-
-def two_workers_one_running(f: Fleet, lease_s: float, task_s: float) -> tuple[str, ...]:
-    """Two workers that have held their leases for a lease length; one task running on one of
-    them. Returns (task id, the running worker's index, the other's)."""
+def freeze_a_busy_worker(
+    f: Fleet, lease_s: float, task_s: float
+) -> tuple[str, ServiceProcess, ServiceProcess]:
+    """Two workers that have held their leases for a lease length, one task running on one of
+    them, and that one frozen (SIGSTOP to its whole process group). Returns (task id, the
+    frozen worker, the other one)."""
     workers = [f.start_worker("one"), f.start_worker("two")]
     time.sleep(lease_s)
     (task_id,) = f.submit(seconds=task_s)
     eventually(lambda: any(received(w, task_id) for w in workers), timeout_s=30)
     eventually(lambda: f.status(task_id)["status"] == "STARTED", timeout_s=30)
     time.sleep(0.5)  # its worker's main process has seen it start
-    busy = 0 if received(workers[0], task_id) else 1
-    return task_id, str(busy), str(1 - busy)
+    frozen, other = workers if received(workers[0], task_id) else reversed(workers)
+    os.killpg(frozen.process.pid, signal.SIGSTOP)
+    return task_id, frozen, other
+
+
+def wake(worker: ServiceProcess) -> None:
+    os.killpg(worker.process.pid, signal.SIGCONT)
 
 
 def test_a_worker_frozen_for_less_than_its_lease_keeps_its_task(
     fresh_redis: RedisServer, tmp_path: Path
 ) -> None:
     with fleet(fresh_redis, tmp_path, lease_s=6) as f:
-        task_id, busy, idle = two_workers_one_running(f, lease_s=6, task_s=5)
-        frozen, other = f.workers[int(busy)], f.workers[int(idle)]
-        stop_group(frozen)
+        task_id, frozen, other = freeze_a_busy_worker(f, lease_s=6, task_s=5)
         time.sleep(3)  # half a lease
-        continue_group(frozen)
+        wake(frozen)
         assert wait_for_status(f.http, task_id, {"SUCCESS"}, timeout_s=30)["requeued"] is None
         time.sleep(2)  # a sweep or two more
         assert received(other, task_id) == 0
@@ -168,13 +166,11 @@ def test_a_worker_frozen_past_its_lease_finds_its_task_given_away(
     fresh_redis: RedisServer, tmp_path: Path
 ) -> None:
     with fleet(fresh_redis, tmp_path, lease_s=3) as f:
-        task_id, busy, idle = two_workers_one_running(f, lease_s=3, task_s=6)
-        frozen, other = f.workers[int(busy)], f.workers[int(idle)]
-        stop_group(frozen)
+        task_id, frozen, other = freeze_a_busy_worker(f, lease_s=3, task_s=6)
         # Its lease expires; the other worker gives the task back and runs it.
         eventually(lambda: received(other, task_id), timeout_s=30)
         assert f.status(task_id)["requeued"]["reason"] == "reclaimed"  # type: ignore[index]
-        continue_group(frozen)  # wakes while the other one runs the task
+        wake(frozen)  # wakes while the other one runs the task
         eventually(lambda: "was given to another worker" in frozen.log(), timeout_s=30)
         done = wait_for_status(f.http, task_id, {"SUCCESS"}, timeout_s=30)
         assert done["requeued"]["times"] == 1
@@ -187,11 +183,10 @@ def test_a_worker_frozen_past_its_lease_finds_its_task_given_away(
             client.close()
         # The woken worker took its lease again and goes on working.
         assert "had expired (this worker was frozen" in frozen.log()
-        frozen_name = "one" if busy == "0" else "two"
         other.stop()
         (after,) = f.submit(seconds=0.1)
         assert wait_for_status(f.http, after, {"SUCCESS"}, timeout_s=30)["status"] == "SUCCESS"
-        assert f"demo.sleep[{after}] succeeded" in frozen.log(), frozen_name
+        assert f"demo.sleep[{after}] succeeded" in frozen.log()
 
 
 def test_a_task_several_leases_long_is_never_reclaimed(

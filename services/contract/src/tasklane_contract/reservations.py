@@ -30,6 +30,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from tasklane_contract.records import REQUEUED_KEY_PREFIX, RESULT_KEY_PREFIX
+
 # The message property naming the holder a task was delivered under, for its result writes.
 HOLDER_PROPERTY = "tasklane_holder"
 # tag -> "<holder>\n<message length>\n<list>" for every reservation made by a consumer that
@@ -248,6 +250,32 @@ class GivenBack:
     queue: str
     requeued: bool  # False when its run had already stored a final state
     holder: str = ""
+
+
+def reclaim_expired(
+    client: Any, sweeper: str, marker_s: int, interval_ms: int
+) -> list[GivenBack] | None:
+    """Run RECLAIM_EXPIRED for the worker holding `sweeper`'s lease: what it gave back, or None
+    when it did not sweep."""
+    keys = [
+        HOLDERS_KEY,
+        UNACKED_KEY,
+        UNACKED_INDEX_KEY,
+        REQUEUED_TOTAL_KEY,
+        SWEEP_KEY,
+        lease_key(sweeper),
+    ]
+    args = [
+        sweeper,
+        RECLAIMED,
+        marker_s,
+        RESULT_KEY_PREFIX,
+        REQUEUED_KEY_PREFIX,
+        LEASE_KEY_PREFIX,
+        interval_ms,
+    ]
+    # register_script only hashes the script; redis-py loads it when Redis does not know it.
+    return reclaimed(client.register_script(RECLAIM_EXPIRED)(keys=keys, args=args))
 
 
 def reclaimed(reply: list[bytes | int]) -> list[GivenBack] | None:

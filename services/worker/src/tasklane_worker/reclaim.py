@@ -16,25 +16,11 @@ succeeded, failed, retried, revoked or rejected.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from celery import Celery
 
 from tasklane_contract.leases import LeaseKeeper
-from tasklane_contract.records import REQUEUED_KEY_PREFIX, RESULT_KEY_PREFIX
-from tasklane_contract.reservations import (
-    HOLDERS_KEY,
-    RECLAIM_EXPIRED,
-    RECLAIMED,
-    REQUEUED_TOTAL_KEY,
-    SWEEP_KEY,
-    UNACKED_INDEX_KEY,
-    UNACKED_KEY,
-    GivenBack,
-    holder_node,
-    lease_key,
-    reclaimed,
-)
+from tasklane_contract.reservations import GivenBack, holder_node, reclaim_expired
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +34,6 @@ class ReclaimSweep:
     def __init__(self, app: Celery, marker_s: int) -> None:
         self.app = app
         self.marker_s = marker_s
-        self._script: Any = None
 
     def __call__(self, keeper: LeaseKeeper) -> None:
         sweeper = keeper.any_holder()
@@ -57,28 +42,8 @@ class ReclaimSweep:
         client = keeper.client
         if not may_sweep(keeper, float(client.info("server")["uptime_in_seconds"])):
             return
-        if self._script is None:
-            self._script = client.register_script(RECLAIM_EXPIRED)
-        reply = self._script(
-            keys=[
-                HOLDERS_KEY,
-                UNACKED_KEY,
-                UNACKED_INDEX_KEY,
-                REQUEUED_TOTAL_KEY,
-                SWEEP_KEY,
-                lease_key(sweeper),
-            ],
-            args=[
-                sweeper,
-                RECLAIMED,
-                self.marker_s,
-                RESULT_KEY_PREFIX,
-                REQUEUED_KEY_PREFIX,
-                lease_key(""),
-                max(1, int(keeper.interval_s * 1000)),
-            ],
-        )
-        given = reclaimed(reply)
+        interval_ms = max(1, int(keeper.interval_s * 1000))
+        given = reclaim_expired(client, sweeper, self.marker_s, interval_ms)
         if given:
             self.report(given)
 
