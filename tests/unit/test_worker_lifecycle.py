@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tasklane_contract.leases import LeaseKeeper
+from tasklane_contract.reservations import reserve_popped_script
 from tasklane_worker.reclaim import may_sweep
 from tasklane_worker.shutdown import unfinished_pids
 
@@ -33,3 +34,9 @@ def test_a_worker_sweeps_only_after_a_lease_of_unbroken_renewals_on_a_redis_up_t
     assert may_sweep(keeper, redis_uptime_s=3600)
     assert not may_sweep(keeper, redis_uptime_s=5)  # Redis restarted: its leases may be stale
     keeper.client.close()
+
+
+def test_the_brpop_reservation_is_flagged_allow_oom_only_where_redis_knows_flags() -> None:
+    assert reserve_popped_script("7.0.15").startswith("#!lua flags=allow-oom\n")
+    assert reserve_popped_script("8.2.2").startswith("#!lua flags=allow-oom\n")
+    assert not reserve_popped_script("6.2.14").startswith("#!")

@@ -56,9 +56,9 @@ from tasklane_contract.reservations import (
     HOLDERS_KEY,
     INTERRUPTED,
     REQUEUED_TOTAL_KEY,
-    RESERVE_POPPED,
     SHUTDOWN,
     holder_record,
+    reserve_popped_script,
     reserved_entry,
 )
 
@@ -234,7 +234,9 @@ class QoS(kombu_redis.QoS):
 
     @cached_property
     def _reserve_popped(self) -> Any:
-        return self.channel.client.register_script(RESERVE_POPPED)
+        with self.channel.conn_or_acquire() as client:
+            version = str(client.info("server").get("redis_version", "0"))
+        return self.channel.client.register_script(reserve_popped_script(version))
 
     @cached_property
     def _give_back_held(self) -> Any:

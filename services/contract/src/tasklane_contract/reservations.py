@@ -227,12 +227,10 @@ ACKNOWLEDGE_HELD = (
 
 # KEYS: holders, unacked, unacked index. ARGV: holder, reservation time, tag, kombu's entry,
 # the holder record ('' for none), then tags to acknowledge first.
-# Reserves a message that BRPOP already took from its list. Allowed while Redis is out of
-# memory: the message left the list a moment ago, so the reservation adds back about what the
-# pop freed, and refusing it would lose the message.
+# Reserves a message that BRPOP already took from its list. See reserve_popped_script for
+# Redis being out of memory.
 RESERVE_POPPED = (
-    "#!lua flags=allow-oom\n"
-    + ACKNOWLEDGE_FUNCTION
+    ACKNOWLEDGE_FUNCTION
     + r"""
 acknowledge(KEYS[2], KEYS[3], KEYS[1], ARGV[1], 6, #ARGV)
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
@@ -240,6 +238,15 @@ redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], ARGV[3], ARGV[5]) end
 """
 )
+
+
+def reserve_popped_script(redis_version: str) -> str:
+    """RESERVE_POPPED, flagged `allow-oom` where Redis knows script flags (7 and newer, Valkey):
+    the message left its list a moment ago, so the reservation adds back about what the pop
+    freed, and refusing it while Redis is full would lose the message. Redis 6 would refuse the
+    flag line as Lua; there the script runs unflagged, as before."""
+    major = int(redis_version.split(".", 1)[0] or 0)
+    return ("#!lua flags=allow-oom\n" if major >= 7 else "") + RESERVE_POPPED
 
 
 @dataclass(frozen=True)
