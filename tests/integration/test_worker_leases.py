@@ -215,9 +215,11 @@ def test_a_redis_outage_longer_than_the_lease_reclaims_nothing_alive(
     with fleet(appendonly_redis, tmp_path, lease_s=lease_s) as f:
         workers = [f.start_worker("one"), f.start_worker("two")]
         time.sleep(lease_s)
-        interrupted = f.submit(seconds=4, count=2)
+        interrupted = f.submit(seconds=8, count=2)
         eventually(lambda: all(f.status(i)["status"] == "STARTED" for i in interrupted))
-        time.sleep(0.5)  # their workers' main processes have seen them start
+        # Their workers' main processes have seen them start: Celery, cancelling a task on a
+        # lost connection before that, marks it REVOKED (a race of its own, left alone here).
+        time.sleep(2)
         appendonly_redis.stop()
         time.sleep(2 * lease_s)
         appendonly_redis.start()

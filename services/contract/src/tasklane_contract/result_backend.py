@@ -17,7 +17,8 @@ Two more rules, for a worker's writes:
 - While Redis is out of memory (maxmemory with noeviction), STARTED and PROGRESS are done
   without. A task process whose state Redis refuses (full or unreachable) waits and stores it
   as soon as Redis accepts it (the message is acknowledged after that, so nothing is lost);
-  other processes fail at once rather than hold up their event loop.
+  the worker's consumer process logs and drops a state of its own rather than hold up its
+  event loop (Celery would retry 20 times a second apart).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ redis.call('PUBLISH', KEYS[1], ARGV[1])
 return 1
 """
 STORED, KEPT_SUCCESS, FORBIDDEN, NOT_HELD = 1, 0, -1, -2
+DROPPED = 2  # not stored: Redis refused it and this process does not wait
 # States a worker does without while Redis is out of memory: the final state supersedes them.
 SKIPPED_WHEN_FULL = frozenset({states.STARTED, PROGRESS_STATE})
 # Seconds between a task process's attempts to store a state Redis refused, at most.
@@ -143,15 +145,17 @@ class RedisResultBackend(RedisBackend):  # type: ignore[misc]
                 if state in SKIPPED_WHEN_FULL:
                     log.warning("Redis is full: %s of task %s not stored", state, task_id)
                     return STORED
-                if not in_task_process():
-                    raise
                 why = "Redis is full"
             except self.connection_errors as exc:
-                if not in_task_process():
-                    raise
                 why = f"Redis is unreachable ({type(exc).__name__})"
             else:
                 break
+            if not in_task_process():
+                # The worker's consumer records states of its own (RETRY for a task it
+                # cancels on a lost connection, REVOKED, a lost process's FAILURE): it must
+                # not stop for them, and raising would cut Celery's bookkeeping short.
+                log.warning("%s: %s of task %s not stored", why, state, task_id)
+                return DROPPED
             if waited_since is None:
                 waited_since = time.monotonic()
                 log.warning(
@@ -178,8 +182,7 @@ class RedisResultBackend(RedisBackend):  # type: ignore[misc]
 
 def in_task_process() -> bool:
     """A worker's task process, which may wait for Redis: the task is done and its message is
-    acknowledged only after its state is stored. Any other process (the worker's consumer, the
-    API, beat) must go on, so its writes fail at once."""
+    acknowledged only after its state is stored. The worker's consumer must go on."""
     return bool(current_process().name != "MainProcess")
 
 
