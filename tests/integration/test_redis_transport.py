@@ -410,3 +410,26 @@ def test_fetching_and_acknowledging_go_on_while_redis_is_full(
             finally:
                 free(client, fillers)
     assert [m.decode() for m in received] == [{"n": 1}, {"n": 2}]
+
+
+def test_a_message_brpop_took_is_reserved_even_while_redis_is_full(
+    app: Celery, client: redis.Redis, keeper: LeaseKeeper
+) -> None:
+    """Refusing it would lose the message: BRPOP has already taken it from its list."""
+    received: list[Message] = []
+    with (
+        app.connection_for_write() as connection,
+        collecting(connection, app, received),
+    ):
+        with pytest.raises(TimeoutError):
+            connection.drain_events(timeout=0.3)  # empty: now waiting in BRPOP
+        with Connection(app.conf.broker_url) as other:
+            publish(other, app, [{"n": 1}])  # BRPOP takes it; its reply waits in the socket
+        fillers = fill_to_maxmemory(client)
+        try:
+            connection.drain_events(timeout=5)  # read the reply, reserve it: Redis is full
+            assert is_full(client)
+            assert client.hexists("unacked", received[0].delivery_tag)
+            assert client.hexists(HOLDERS_KEY, received[0].delivery_tag)
+        finally:
+            free(client, fillers)
