@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import redis
 
 FILLER_PREFIX = "test:filler:"
@@ -36,3 +38,31 @@ def free(client: redis.Redis, keys: list[str]) -> None:
     if keys:
         client.delete(*keys)
     client.config_set("maxmemory", 0)
+
+
+class KeptFull:
+    """Keeps writing filler keys while it runs, so whatever a client deletes is taken again at
+    once and Redis stays at its maxmemory."""
+
+    def __init__(self, client: redis.Redis, keys: list[str]) -> None:
+        self.client = client
+        self.keys = keys
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._fill, daemon=True)
+
+    def __enter__(self) -> KeptFull:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _fill(self) -> None:
+        while not self._stop.wait(0.02):
+            key = f"{FILLER_PREFIX}{len(self.keys)}"
+            try:
+                self.client.set(key, b"x" * 512)
+                self.keys.append(key)
+            except redis.exceptions.OutOfMemoryError:
+                pass
