@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from celery import bootsteps
-from celery.worker.consumer import Consumer
 
 from tasklane_contract import heartbeat
 from tasklane_contract.heartbeat import WAITING_FOR_REDIS
+from tasklane_worker.consumer import Consumer
 
 HEARTBEAT_INTERVAL_S = 10.0
 CONF_KEY = "tasklane_heartbeat_file"  # where the worker app tells the step its path
@@ -49,8 +49,9 @@ class HeartbeatFile(bootsteps.StartStopStep):  # type: ignore[misc]
             self.timer_ref = None
 
 
-class HeartbeatConsumer(Consumer):  # type: ignore[misc]
-    """Celery's consumer, writing `waiting-for-redis` while it reconnects to the broker.
+class HeartbeatConsumer(Consumer):
+    """The worker's consumer (tasklane_worker.consumer), writing `waiting-for-redis` while it
+    reconnects to the broker.
 
     Celery reconnects in `ensure_connected` through kombu's retry loop, which calls its
     `callback` after each failed attempt and every second of the wait before the next one:
