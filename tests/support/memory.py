@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import redis
@@ -11,18 +12,21 @@ FILLER_PREFIX = "test:filler:"
 
 def fill_to_maxmemory(client: redis.Redis, headroom_bytes: int = 256 * 1024) -> list[str]:
     """Set maxmemory a little above what Redis uses now, then write filler keys until Redis
-    refuses writes. Returns the filler keys; `free` deletes them and lifts the limit."""
+    refuses even a small one (a refused big write frees its buffer and leaves room behind).
+    Returns the filler keys; `free` deletes them and lifts the limit."""
     used = int(client.info("memory")["used_memory"])
     client.config_set("maxmemory", used + headroom_bytes)
-    keys = []
-    try:
-        for n in range(100_000):
-            key = f"{FILLER_PREFIX}{n}"
-            client.set(key, b"x" * 16384)
-            keys.append(key)
-    except redis.exceptions.OutOfMemoryError:
-        return keys
-    raise AssertionError("Redis never refused a write")
+    keys: list[str] = []
+    for size in (16384, 1024, 64):
+        try:
+            for _ in range(100_000):
+                key = f"{FILLER_PREFIX}{len(keys)}"
+                client.set(key, b"x" * size)
+                keys.append(key)
+        except redis.exceptions.OutOfMemoryError:
+            continue
+        raise AssertionError("Redis never refused a write")
+    return keys
 
 
 def is_full(client: redis.Redis) -> bool:
@@ -59,10 +63,12 @@ class KeptFull:
         self._thread.join()
 
     def _fill(self) -> None:
-        while not self._stop.wait(0.02):
-            key = f"{FILLER_PREFIX}{len(self.keys)}"
-            try:
-                self.client.set(key, b"x" * 512)
-                self.keys.append(key)
-            except redis.exceptions.OutOfMemoryError:
-                pass
+        # Redis frees memory by itself (it shrinks idle clients' buffers), a few KB at a time:
+        # take it back at once, big writes first.
+        while not self._stop.wait(0.005):
+            for size in (4096, 256, 64):
+                with contextlib.suppress(redis.exceptions.OutOfMemoryError):
+                    while True:
+                        key = f"{FILLER_PREFIX}{len(self.keys)}"
+                        self.client.set(key, b"x" * size)
+                        self.keys.append(key)
