@@ -10,6 +10,7 @@ import redis
 from tasklane_contract.records import (
     requeued_key,
     result_key,
+    revoked_key,
 )
 from tasklane_contract.reservations import (
     HOLDERS_KEY,
@@ -72,4 +73,30 @@ def test_only_expired_holders_lose_their_tasks_and_each_goes_back_once(
     assert sweep(client, "sweeper") == []  # nothing is given back twice
     client.delete(lease_key("sweeper"))
     assert sweep(client, "sweeper") is None  # a sweeper without its own lease does nothing
+    client.close()
+
+
+def test_a_revoked_run_stays_given_up_only_when_a_revoke_asked_for_it(
+    fresh_redis: RedisServer,
+) -> None:
+    """Celery stores REVOKED for a run it terminated itself (its tasks cancelled on a lost
+    connection before the run started): without the API's revoke marker that task must come
+    back, or it would never run; with the marker it was revoked on purpose."""
+    client = redis.Redis.from_url(fresh_redis.url)
+    client.set(lease_key("sweeper"), "1", px=30000)
+    cut_short = reserve(client, "dead", "cut-short", "tag-cut-short")
+    reserve(client, "dead", "revoked", "tag-revoked")
+    for task_id in ("cut-short", "revoked"):
+        client.set(result_key(task_id), json.dumps({"status": "REVOKED"}))
+    client.set(revoked_key("revoked"), b"1")
+
+    given = sweep(client, "sweeper")
+    assert given is not None
+    assert sorted((g.task_id, g.requeued) for g in given) == [
+        ("cut-short", True),
+        ("revoked", False),
+    ]
+    assert client.lrange("default", 0, -1) == [cut_short]
+    assert client.get(result_key("cut-short")) is None  # waiting again, not REVOKED
+    assert json.loads(client.get(result_key("revoked")) or b"{}")["status"] == "REVOKED"
     client.close()

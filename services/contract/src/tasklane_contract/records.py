@@ -13,6 +13,7 @@ PROGRESS_STATE = "PROGRESS"  # custom Celery state a task sets while it reports 
 SUBMITTED_INDEX_KEY = "tasklane:submitted"  # sorted set: task id scored by submission time
 RESULT_KEY_PREFIX = "celery-task-meta-"  # Celery's Redis result backend's
 REQUEUED_KEY_PREFIX = "tasklane:requeued:"
+REVOKED_KEY_PREFIX = "tasklane:revoked:"
 
 
 def submission_key(task_id: str) -> str:
@@ -24,7 +25,7 @@ def idempotency_key(task_name: str, key: str) -> str:
 
 
 def revoked_key(task_id: str) -> str:
-    return f"tasklane:revoked:{task_id}"
+    return REVOKED_KEY_PREFIX + task_id
 
 
 def requeued_key(task_id: str) -> str:

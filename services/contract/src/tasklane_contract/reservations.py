@@ -30,7 +30,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from tasklane_contract.records import REQUEUED_KEY_PREFIX, RESULT_KEY_PREFIX
+from tasklane_contract.records import REQUEUED_KEY_PREFIX, RESULT_KEY_PREFIX, REVOKED_KEY_PREFIX
 
 # The message property naming the holder a task was delivered under, for its result writes.
 HOLDER_PROPERTY = "tasklane_holder"
@@ -72,7 +72,9 @@ def reserved_entry(raw: bytes, exchange: str, routing_key: str) -> tuple[bytes, 
 
 
 # Lua shared by the scripts below. KEYS[1] holders hash, KEYS[2] unacked, KEYS[3] unacked index.
-_COMMON = r"""
+_COMMON = (
+    f"local REVOKED_PREFIX = '{REVOKED_KEY_PREFIX}'\n"
+    + r"""
 local function holder_of(record)
     return string.sub(record, 1, string.find(record, '\n', 1, true) - 1)
 end
@@ -87,6 +89,14 @@ end
 -- back.
 local FINISHED = {SUCCESS = true, FAILURE = true, REVOKED = true}
 local RUNNING = {STARTED = true, PROGRESS = true}
+
+-- REVOKED is final only when a revoke asked for it (the API's marker). Celery also stores it
+-- for a run it ended itself: cancelling its tasks on a lost connection, it terminates a run
+-- that had not started yet as "revoked", and cannot acknowledge it on the lost connection.
+local function finished(id, status)
+    if status == 'REVOKED' then return redis.call('EXISTS', REVOKED_PREFIX .. id) == 1 end
+    return FINISHED[status] == true
+end
 
 -- Give the reservation `tag` (recorded as `record`) back to the list it came from. ARGV[2]
 -- reason, ARGV[3] marker lifetime in seconds, ARGV[4] result key prefix, ARGV[5] marker key
@@ -116,8 +126,8 @@ local function give_back(tag, record)
     if meta then
         local decoded, state = pcall(cjson.decode, meta)
         local status = decoded and type(state) == 'table' and state['status']
-        if FINISHED[status] then return {id, queue, 0} end
-        if RUNNING[status] then redis.call('DEL', meta_key) end
+        if finished(id, status) then return {id, queue, 0} end
+        if RUNNING[status] or status == 'REVOKED' then redis.call('DEL', meta_key) end
     end
     local marker_key = ARGV[5] .. id
     local times = 1
@@ -142,6 +152,7 @@ local function count(given)
     end
 end
 """
+)
 
 # KEYS: holders, unacked, unacked index, requeued counter.
 # ARGV: holder, reason, marker lifetime, result key prefix, marker key prefix, then the tags.
