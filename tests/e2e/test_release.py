@@ -87,7 +87,9 @@ def test_a_worker_pod_force_deleted_mid_task_loses_no_accepted_task(deployed: De
     until(running, 120)
     cluster = deployed.cluster
     cluster.run(cluster.kubectl("delete", "pod", pod, "--force", "--grace-period=0"))
-    done = deployed.in_cluster("wait", {"ids": ids, "timeout_s": 900})
+    # The worker's lease (15 s) lapses, a live worker gives its tasks back, they run (20 s):
+    # well within three minutes, where the visibility timeout would take an hour.
+    done = deployed.in_cluster("wait", {"ids": ids, "timeout_s": 180})
     assert done["statuses"] == {"SUCCESS": len(ids)}, done
     figure("force-deleted worker: every accepted task SUCCESS after", done["waited_s"])
 
