@@ -110,7 +110,9 @@ def test_install_is_the_readme_command_with_values_the_chart_accepts() -> None:
         "tasklane-worker-reports"
     ]
     config = one(objects, "ConfigMap", "tasklane-config")["data"]
-    assert int(config["TASKLANE_VISIBILITY_TIMEOUT_S"]) <= 300
+    # Tasks come back on the worker's lease, the visibility timeout staying at its hour.
+    assert int(config["TASKLANE_WORKER_LEASE_S"]) <= 30
+    assert int(config["TASKLANE_VISIBILITY_TIMEOUT_S"]) == 3600
 
 
 def test_an_install_without_image_settings_leaves_the_chart_defaults() -> None:
