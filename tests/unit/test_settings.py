@@ -4,6 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from tasklane_contract.settings import Settings
+from tasklane_contract.settings_loading import SETTINGS_REFUSED, load_settings
 
 
 def test_reads_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -64,3 +65,21 @@ def test_kubernetes_service_links_are_not_read_as_settings(
     monkeypatch.setenv("TASKLANE_API_PORT", "http")
     with pytest.raises(ValidationError, match="api_port"):
         Settings()
+
+
+def test_a_refusal_names_the_variables_and_repeats_no_value(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TASKLANE_ENVIRONMENT", "production")
+    monkeypatch.setenv("TASKLANE_API_KEYS", "supersecretkey")
+    monkeypatch.setenv("TASKLANE_REDIS_URL", "http://:urlsecret@redis:6379/0")
+    monkeypatch.setenv("TASKLANE_API_PORT", "0")
+    with pytest.raises(SystemExit) as exited:
+        load_settings(Settings)
+    assert exited.value.code == SETTINGS_REFUSED
+    err = capsys.readouterr().err
+    assert err == (
+        "refusing to start, change these settings: "
+        "TASKLANE_REDIS_URL: must start with redis://, rediss:// or unix://; "
+        "TASKLANE_API_PORT: Input should be greater than or equal to 1\n"
+    )

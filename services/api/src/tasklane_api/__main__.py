@@ -10,10 +10,11 @@ import uvicorn
 from tasklane_api.app import create_app
 from tasklane_contract.logs import configure_logging
 from tasklane_contract.settings import Settings
+from tasklane_contract.settings_loading import load_settings
 
 
 def main() -> int:
-    settings = Settings()
+    settings = load_settings(Settings)
     configure_logging(settings)
     logging.getLogger("tasklane_api").info("API using Redis at %s", settings.redis_display)
     uvicorn.run(

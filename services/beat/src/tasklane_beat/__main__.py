@@ -10,12 +10,13 @@ from tasklane_beat.app import create_beat_app
 from tasklane_beat.schedule import ScheduleError
 from tasklane_contract.logs import configure_logging
 from tasklane_contract.settings import Settings
+from tasklane_contract.settings_loading import load_settings
 
 log = logging.getLogger("tasklane_beat")
 
 
 def main(argv: list[str] | None = None) -> int:
-    settings = Settings()
+    settings = load_settings(Settings)
     configure_logging(settings)
     try:
         app = create_beat_app(settings)

@@ -10,12 +10,13 @@ import sys
 from tasklane_beat.scheduler import FIRING
 from tasklane_contract.heartbeat import probe_command
 from tasklane_contract.settings import Settings
+from tasklane_contract.settings_loading import load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
     return probe_command(
         argv,
-        Settings().beat_heartbeat_file,
+        load_settings(Settings).beat_heartbeat_file,
         setting="TASKLANE_BEAT_HEARTBEAT_FILE",
         ready_states={FIRING},
         description=__doc__ or "",

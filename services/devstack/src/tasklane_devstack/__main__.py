@@ -12,7 +12,6 @@ from pathlib import Path
 from types import FrameType
 
 import redis
-from pydantic import ValidationError
 
 from tasklane_autoscaler.local import LocalScaler
 from tasklane_autoscaler.policy import ScalingSpec
@@ -21,6 +20,7 @@ from tasklane_contract.celery_config import create_celery_app
 from tasklane_contract.logs import configure_logging
 from tasklane_contract.queues import ALL_QUEUES
 from tasklane_contract.settings import Settings
+from tasklane_contract.settings_loading import load_settings
 from tasklane_devstack.exporter import exporter_command, exporter_env, find_uv
 from tasklane_devstack.flower import flower_command, flower_login
 from tasklane_devstack.ports import free_port, port_is_free
@@ -109,11 +109,7 @@ def start_flower(supervisor: Supervisor, settings: Settings) -> str:
 def main() -> int:
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        print(f"invalid TASKLANE_ settings:\n{exc}", file=sys.stderr)
-        return 2
+    settings = load_settings(Settings)
     configure_logging(settings)
     redis_server = None
     supervisor: Supervisor | None = None

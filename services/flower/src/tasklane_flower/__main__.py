@@ -12,6 +12,7 @@ from collections.abc import MutableMapping
 
 from tasklane_contract.logs import configure_logging
 from tasklane_contract.settings import Settings
+from tasklane_contract.settings_loading import load_settings
 from tasklane_flower.app import create_flower_app
 from tasklane_flower.authentication import authentication_configured
 
@@ -32,7 +33,7 @@ def apply_defaults(env: MutableMapping[str, str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    settings = Settings()
+    settings = load_settings(Settings)
     configure_logging(settings)
     args = sys.argv[1:] if argv is None else argv
     if not authentication_configured(os.environ, args):

@@ -9,6 +9,7 @@ from tasklane_contract.catalog import longest_time_limit_s
 from tasklane_contract.logs import configure_logging
 from tasklane_contract.queues import ALL_QUEUES
 from tasklane_contract.settings import Settings
+from tasklane_contract.settings_loading import load_settings
 from tasklane_worker.app import ContractMismatch, create_worker_app
 
 log = logging.getLogger("tasklane_worker")
@@ -30,7 +31,7 @@ def worker_argv(settings: Settings, extra: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    settings = Settings()
+    settings = load_settings(Settings)
     configure_logging(settings)
     unknown = set(settings.worker_queues) - set(ALL_QUEUES)
     if unknown:

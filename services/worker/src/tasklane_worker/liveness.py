@@ -8,13 +8,14 @@ import sys
 
 from tasklane_contract.heartbeat import probe_command
 from tasklane_contract.settings import Settings
+from tasklane_contract.settings_loading import load_settings
 from tasklane_worker.heartbeat import CONSUMING
 
 
 def main(argv: list[str] | None = None) -> int:
     return probe_command(
         argv,
-        Settings().worker_heartbeat_file,
+        load_settings(Settings).worker_heartbeat_file,
         setting="TASKLANE_WORKER_HEARTBEAT_FILE",
         ready_states={CONSUMING},
         description=__doc__ or "",
