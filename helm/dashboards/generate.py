@@ -323,6 +323,36 @@ OVERVIEW = Dashboard(
                 ),
             ),
         ),
+        Row(
+            "Redis",
+            (
+                Panel(
+                    "Redis memory",
+                    "Memory Redis uses against its maxmemory, read by the API from INFO memory "
+                    "on each scrape. At maxmemory Redis refuses writes (noeviction): "
+                    'submissions answer 503 "Redis is full". Above 80% fires '
+                    "TasklaneRedisMemoryHigh, above 95% TasklaneRedisMemoryFull.",
+                    (
+                        q(f"max(tasklane_redis_memory_used_bytes{{{RELEASE}}})", "used"),
+                        q(f"max(tasklane_redis_memory_max_bytes{{{RELEASE}}} > 0)", "maxmemory"),
+                    ),
+                    unit="bytes",
+                ),
+                Panel(
+                    "Redis memory used of maxmemory",
+                    "Used memory over maxmemory (nothing when Redis has no maxmemory).",
+                    (
+                        q(
+                            f"max(tasklane_redis_memory_used_bytes{{{RELEASE}}})"
+                            f" / max(tasklane_redis_memory_max_bytes{{{RELEASE}}} > 0)",
+                            "used",
+                        ),
+                    ),
+                    unit="percentunit",
+                    kind="stat",
+                ),
+            ),
+        ),
     ),
 )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import redis
 import redis.asyncio as aioredis
@@ -79,3 +80,26 @@ def test_tasks_given_back_are_counted_from_redis(fresh_redis: RedisServer) -> No
     text = generate_latest(metrics.registry).decode()
     assert "# TYPE tasklane_tasks_requeued_total counter" in text
     client.close()
+
+
+def test_redis_memory_is_read_and_left_out_when_unreachable(tmp_path: Path) -> None:
+    metrics = ApiMetrics()
+
+    def refresh(url: str) -> None:
+        async def go() -> None:
+            client = aioredis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+            try:
+                await metrics.refresh_redis_memory(client)
+            finally:
+                await client.aclose()
+
+        asyncio.run(go())
+
+    with RedisServer(free_port(), tmp_path / "redis", maxmemory="64mb") as server:
+        refresh(server.url)
+    assert _value(metrics, "tasklane_redis_memory_max_bytes") == 64 * 1024 * 1024
+    used = _value(metrics, "tasklane_redis_memory_used_bytes")
+    assert used is not None and 0 < used < 64 * 1024 * 1024
+    refresh(server.url)  # stopped now
+    assert _value(metrics, "tasklane_redis_memory_used_bytes") is None
+    assert _value(metrics, "tasklane_redis_memory_max_bytes") is None

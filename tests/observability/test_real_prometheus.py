@@ -142,7 +142,8 @@ def _drive_traffic(http: httpx.Client, settings: Settings) -> None:
 def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
     root = tmp_path_factory.mktemp("observed")
     started = time.time()
-    redis_server = RedisServer(free_port(), root / "redis").start()
+    # A maxmemory, as the chart gives Redis: the memory panels and alerts have a ratio to show.
+    redis_server = RedisServer(free_port(), root / "redis", maxmemory="200mb").start()
     api_port, exporter_port, prometheus_port = free_port(), free_port(), free_port()
     env = {
         "TASKLANE_REDIS_URL": redis_server.url,

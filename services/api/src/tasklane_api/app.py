@@ -18,6 +18,7 @@ from tasklane_api.dependencies import Services
 from tasklane_api.hot_routes import HotRoutes
 from tasklane_api.metrics import ApiMetrics, RequestMetricsMiddleware
 from tasklane_api.rate_limit import RateLimiter
+from tasklane_api.redis_health import RedisHealth
 from tasklane_api.revoker import Revoker
 from tasklane_api.routes import catalog, health, queues, tasks
 from tasklane_api.task_store import TaskStore
@@ -55,6 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
             metrics=metrics,
             api_keys=api_keys,
             rate_limiter=RateLimiter(client, settings.rate_limit_per_minute),
+            redis_health=RedisHealth(settings.redis_display),
         )
         try:
             yield
@@ -75,7 +77,8 @@ def create_app(settings: Settings) -> FastAPI:
     method_not_allowed.install(app)
 
     async def broker_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        return unavailable_response(exc, settings.retry_after_s)
+        services: Services = request.app.state.services
+        return unavailable_response(exc, services.redis_health, settings.retry_after_s)
 
     for error in BROKER_UNAVAILABLE:
         app.add_exception_handler(error, broker_unavailable)

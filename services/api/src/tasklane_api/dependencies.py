@@ -15,6 +15,7 @@ from tasklane_api.api_keys import ApiKeys
 from tasklane_api.celery_message import MessageBuilder
 from tasklane_api.metrics import ApiMetrics
 from tasklane_api.rate_limit import RateLimiter
+from tasklane_api.redis_health import RedisHealth
 from tasklane_api.revoker import Revoker
 from tasklane_api.task_store import TaskStore
 from tasklane_contract.settings import Settings
@@ -30,6 +31,7 @@ class Services:
     metrics: ApiMetrics
     api_keys: ApiKeys
     rate_limiter: RateLimiter
+    redis_health: RedisHealth
 
 
 async def get_services(request: Request) -> Services:

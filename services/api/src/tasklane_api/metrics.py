@@ -1,21 +1,22 @@
 """The API's Prometheus metrics, on a registry of its own (one per app, so tests can build
-several apps in one process). prometheus-client directly: four metrics and one small ASGI
+several apps in one process). prometheus-client directly: a few metrics and one small ASGI
 middleware do not justify an instrumentation framework on the hot path."""
 
 from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tasklane_api.redis_memory import RedisMemory, read_redis_memory
 from tasklane_contract.backlog import read_backlog_async
 from tasklane_contract.reservations import REQUEUE_REASONS, REQUEUED_TOTAL_KEY
 
@@ -72,6 +73,8 @@ class ApiMetrics:
             "Scrapes whose backlog could not be read from Redis (the gauges were left out).",
             registry=self.registry,
         )
+        self.redis_memory = RedisMemoryCollector()
+        self.registry.register(self.redis_memory)
 
     async def refresh_backlog(self, client: aioredis.Redis, queues: Iterable[str]) -> None:
         """Set the backlog gauges from Redis; on a Redis error drop them rather than export
@@ -92,6 +95,37 @@ class ApiMetrics:
         for queue, reading in backlog.items():
             self.waiting.labels(queue).set(reading.waiting)
             self.reserved.labels(queue).set(reading.reserved)
+
+    async def refresh_redis_memory(self, client: aioredis.Redis) -> None:
+        """Read Redis' memory for the scrape; unreadable, its series are left out."""
+        try:
+            self.redis_memory.reading = await read_redis_memory(client)
+        except (RedisError, OSError):
+            self.redis_memory.reading = None
+
+
+class RedisMemoryCollector(Collector):
+    """Redis' memory against its maxmemory, as read on the last scrape. Read by the API rather
+    than by a redis_exporter beside Redis: no other image, and an external Redis is covered
+    too. Every API replica exports the same values (take max())."""
+
+    def __init__(self) -> None:
+        self.reading: RedisMemory | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        reading = self.reading
+        if reading is None:
+            return
+        yield GaugeMetricFamily(
+            "tasklane_redis_memory_used_bytes",
+            "Memory Redis uses (INFO memory used_memory).",
+            value=reading.used_bytes,
+        )
+        yield GaugeMetricFamily(
+            "tasklane_redis_memory_max_bytes",
+            "Redis' maxmemory, past which it refuses writes (noeviction); 0 means no limit.",
+            value=reading.max_bytes,
+        )
 
 
 def requeued_counts(stored: dict[Any, Any]) -> dict[tuple[str, str], float]:

@@ -21,7 +21,10 @@ SUBMIT_RESPONSES: dict[str, tuple[str, str]] = {
     "413": ("Problem", "Body larger than TASKLANE_MAX_BODY_BYTES."),
     "422": ("Problem", "Arguments do not match the task's model."),
     "429": ("Problem", "Over TASKLANE_RATE_LIMIT_PER_MINUTE; see Retry-After."),
-    "503": ("Problem", "Redis is unreachable; see Retry-After."),
+    "503": (
+        "Problem",
+        "Redis is unreachable, refuses the API's password, or is full; see Retry-After.",
+    ),
 }
 SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer"},

@@ -16,11 +16,14 @@ from tasklane_api.arguments import InvalidArguments, parse_arguments
 from tasklane_api.body import BodyTooLarge, read_body
 from tasklane_api.dependencies import Services
 from tasklane_api.rate_limit import client_identity
+from tasklane_api.redis_health import state_of
 from tasklane_api.schemas import TaskAccepted, TaskStatus
 from tasklane_api.status import task_status
 from tasklane_api.submission import SubmissionLost, submit
 from tasklane_api.task_store import IdempotencyConflict
+from tasklane_api.unavailable import BROKER_UNAVAILABLE
 from tasklane_contract.catalog import get_spec
+from tasklane_contract.spec import TaskSpec
 
 TASK_NAME_MAX_LENGTH = 100
 TASK_ID_MAX_LENGTH = 64
@@ -32,11 +35,21 @@ async def submit_task_request(
 ) -> tuple[TaskAccepted, dict[str, str]]:
     """The accepted task and the response headers to send with it (`Location`, and
     `Idempotent-Replayed` when an earlier submission with the same key is returned)."""
-    metrics, rate_limiter = services.metrics, services.rate_limiter
     spec = get_spec(name)
     if spec is None:
-        metrics.rejected.labels("unknown", "unknown_task").inc()
+        services.metrics.rejected.labels("unknown", "unknown_task").inc()
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no task type named {name!r}")
+    try:
+        return await _submit_known_task(services, spec, request, idempotency_key)
+    except BROKER_UNAVAILABLE as exc:  # answered 503 by the caller's handler
+        services.metrics.rejected.labels(name, state_of(exc).rejection_reason).inc()
+        raise
+
+
+async def _submit_known_task(
+    services: Services, spec: TaskSpec, request: Request, idempotency_key: str | None
+) -> tuple[TaskAccepted, dict[str, str]]:
+    metrics, rate_limiter, name = services.metrics, services.rate_limiter, spec.name
     retry_after = await rate_limiter.retry_after(client_identity(request), time.time())
     if retry_after is not None:
         metrics.rejected.labels(name, "rate_limited").inc()

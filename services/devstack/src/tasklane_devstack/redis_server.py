@@ -35,7 +35,8 @@ class RedisServer:
     """A Redis server process on 127.0.0.1:`port`, its files in `data_dir`.
 
     `appendonly` turns on AOF persistence (as the chart configures it), so a restart on the
-    same data_dir keeps the queues."""
+    same data_dir keeps the queues; `maxmemory` (e.g. "4mb") bounds it as the chart does, and
+    past it writes are refused (noeviction)."""
 
     def __init__(
         self,
@@ -44,6 +45,7 @@ class RedisServer:
         *,
         appendonly: bool = False,
         password: str | None = None,
+        maxmemory: str | None = None,
         binary: Path | None = None,
     ) -> None:
         self.port = port
@@ -52,6 +54,7 @@ class RedisServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.appendonly = appendonly
         self.password = password
+        self.maxmemory = maxmemory
         self.binary = binary or find_redis_server()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -82,6 +85,8 @@ class RedisServer:
         ]
         if self.password:
             cmd += ["--requirepass", self.password]
+        if self.maxmemory:
+            cmd += ["--maxmemory", self.maxmemory]
         return cmd
 
     def start(self, timeout_s: float = 10.0) -> RedisServer:

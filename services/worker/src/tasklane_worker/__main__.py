@@ -10,6 +10,7 @@ from tasklane_contract.logs import configure_logging
 from tasklane_contract.queues import ALL_QUEUES
 from tasklane_contract.settings import Settings
 from tasklane_contract.settings_loading import load_settings
+from tasklane_worker import connection_log
 from tasklane_worker.app import ContractMismatch, create_worker_app
 
 log = logging.getLogger("tasklane_worker")
@@ -33,6 +34,7 @@ def worker_argv(settings: Settings, extra: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     settings = load_settings(Settings)
     configure_logging(settings)
+    connection_log.install(settings.redis_display)
     unknown = set(settings.worker_queues) - set(ALL_QUEUES)
     if unknown:
         log.error("unknown queues in TASKLANE_WORKER_QUEUES: %s", ", ".join(sorted(unknown)))

@@ -1,15 +1,18 @@
-"""Probes and metrics: /healthz (process alive), /readyz (Redis reachable), /metrics."""
+"""Probes and metrics: /healthz (process alive), /readyz (Redis answers and has room),
+/metrics."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from redis.exceptions import RedisError
 
 from tasklane_api.dependencies import ServicesDep
+from tasklane_api.redis_health import not_ready_because
 from tasklane_contract.queues import ALL_QUEUES
 
 router = APIRouter(tags=["health"])
+
+NOT_READY = "Redis is unreachable, refuses the API's password, or is full (`reason` says which)."
 
 
 @router.get("/healthz")
@@ -17,18 +20,18 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "Redis is unreachable."}})
+@router.get("/readyz", responses={503: {"description": NOT_READY}})
 async def readyz(services: ServicesDep, response: Response) -> dict[str, str]:
-    try:
-        await services.redis.ping()
-    except (RedisError, OSError) as exc:
-        response.status_code = 503
-        response.headers["Retry-After"] = str(services.settings.retry_after_s)
-        return {"status": "unavailable", "reason": f"redis: {type(exc).__name__}"}
-    return {"status": "ok"}
+    reason = await not_ready_because(services.redis, services.redis_health)
+    if reason is None:
+        return {"status": "ok"}
+    response.status_code = 503
+    response.headers["Retry-After"] = str(services.settings.retry_after_s)
+    return {"status": "unavailable", "reason": reason}
 
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(services: ServicesDep) -> Response:
     await services.metrics.refresh_backlog(services.redis, ALL_QUEUES)
+    await services.metrics.refresh_redis_memory(services.redis)
     return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -19,7 +19,11 @@ from tasklane_api.task_requests import (
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
 UNKNOWN = {"model": Problem, "description": "No such task type or task id."}
-BROKER_DOWN = {"model": Problem, "description": "Redis is unreachable; see Retry-After."}
+BROKER_DOWN = {
+    "model": Problem,
+    "description": "Redis is unreachable, refuses the API's password, or is full (the detail "
+    "says which); see Retry-After.",
+}
 
 TaskId = Annotated[
     str, Path(max_length=TASK_ID_MAX_LENGTH, description="Id returned on submission.")
