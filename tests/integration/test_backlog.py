@@ -46,7 +46,14 @@ def test_priority_lists_and_reserved_messages_are_counted(
         queues = httpx.get(f"http://127.0.0.1:{port}/v1/queues").json()["queues"]
         default = next(q for q in queues if q["name"] == "default")
         assert (default["waiting"], default["reserved"], default["total"]) == (3, 1, 4)
-        assert {q["name"] for q in queues} == {"default", "email", "reports", "maintenance"}
+        # Celery's default queue too, where a producer naming no queue sends.
+        assert {q["name"] for q in queues} == {
+            "default",
+            "email",
+            "reports",
+            "maintenance",
+            "celery",
+        }
     finally:
         if worker is not None:
             worker.kill()

@@ -1,10 +1,13 @@
-"""Other producers send by name too; the worker validates what they send and keeps going."""
+"""Other producers send by name too; the worker validates what they send and keeps going, the
+API reads their results by id, and what they send where no worker reads shows in the backlog."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
 import redis
 from celery import Celery
@@ -14,6 +17,7 @@ from tasklane_contract.celery_config import create_celery_app
 from tasklane_contract.redis_transport import UNREADABLE_KEY
 from tasklane_contract.settings import Settings
 from tests.conftest import Stack
+from tests.support.metrics import sample_value
 
 
 @pytest.fixture
@@ -72,3 +76,38 @@ def test_worker_keeps_going_after_a_message_that_is_not_celerys(
         }
     finally:
         client.close()
+
+
+def test_a_foreign_task_that_ran_is_readable_by_id(producer: Celery, client: httpx.Client) -> None:
+    sent = producer.send_task("text.process", kwargs={"data": "from afar"})
+    assert outcome(sent) == ("SUCCESS", {"processed_data": "FROM AFAR"})
+    found = client.get(f"/v1/tasks/{sent.id}")
+    assert found.status_code == 200, found.text
+    body = found.json()
+    assert (body["status"], body["name"], body["queue"]) == ("SUCCESS", "text.process", "default")
+    assert body["result"] == {"processed_data": "FROM AFAR"}
+    assert body["submitted_at"] is None  # the API never saw it sent
+    # Finished: a revoke is refused as for any finished task, not answered 404.
+    assert client.delete(f"/v1/tasks/{sent.id}").status_code == 409
+    # An id nobody sent is still unknown.
+    assert client.get(f"/v1/tasks/{uuid.uuid4()}").status_code == 404
+
+
+def test_a_task_sent_to_celerys_default_queue_shows_in_the_backlog(
+    stack: Stack, client: httpx.Client
+) -> None:
+    """Celery's stock configuration sends a task that names no queue to the list `celery`,
+    which no pool consumes: it must not wait there unseen."""
+    stock = Celery("stock", broker=stack.redis.url, set_as_current=False)
+    redis_client = redis.Redis.from_url(stack.redis.url)
+    try:
+        stock.send_task("text.process", kwargs={"data": "lost?"})
+
+        queues = {q["name"]: q for q in client.get("/v1/queues").json()["queues"]}
+        assert queues["celery"]["waiting"] == 1
+        metrics = client.get("/metrics").text
+        assert sample_value(metrics, "tasklane_queue_waiting", queue="celery") == 1
+    finally:
+        redis_client.delete("celery")
+        redis_client.close()
+        stock.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tasklane_api.arguments import InvalidArguments, fingerprint, parse_arguments
-from tasklane_api.status import task_status
+from tasklane_api.status import status_of, task_status
 from tasklane_contract.catalog import CATALOG
 from tasklane_contract.records import Submission
 
@@ -80,3 +80,22 @@ def test_a_task_given_back_is_waiting_again_and_says_why() -> None:
     assert running.status == "STARTED"
     assert running.requeued == waiting.requeued
     assert task_status(SUBMISSION, None, {"reason": "reclaimed"}).requeued is None
+
+
+def test_a_task_known_only_by_its_result_is_read_from_it() -> None:
+    meta = {
+        "status": "SUCCESS",
+        "result": {"processed_data": "X"},
+        "name": "text.process",
+        "queue": "default",
+        "date_done": "2026-01-01T00:00:00",
+    }
+    status = status_of("foreign-1", None, meta)
+    assert status is not None
+    assert (status.id, status.name, status.queue) == ("foreign-1", "text.process", "default")
+    assert (status.status, status.result, status.submitted_at) == ("SUCCESS", meta["result"], None)
+    # Without result_extended the meta names neither.
+    bare = status_of("foreign-2", None, {"status": "STARTED"})
+    assert bare is not None and (bare.name, bare.queue) == ("unknown", "unknown")
+    assert status_of("nobody", None, None) is None
+    assert status_of("t1", SUBMISSION, meta) == task_status(SUBMISSION, meta)

@@ -43,7 +43,10 @@ class TaskStatus(BaseModel):
     progress: float | None = Field(None, description="0-100 for tasks that report progress.")
     progress_message: str | None = None
     retries: int = 0
-    submitted_at: float
+    submitted_at: float | None = Field(
+        description="Unix time the API accepted the task; null for a task another producer "
+        "sent straight to a queue."
+    )
     finished_at: str | None = Field(None, description="ISO 8601 time the task finished.")
     requeued: Requeued | None = Field(
         None,

@@ -18,7 +18,7 @@ from tasklane_api.dependencies import Services
 from tasklane_api.rate_limit import client_identity
 from tasklane_api.redis_health import state_of
 from tasklane_api.schemas import TaskAccepted, TaskStatus
-from tasklane_api.status import task_status
+from tasklane_api.status import status_of
 from tasklane_api.submission import SubmissionLost, submit
 from tasklane_api.task_store import IdempotencyConflict
 from tasklane_api.unavailable import BROKER_UNAVAILABLE
@@ -108,6 +108,7 @@ async def _submit_known_task(
 
 async def task_status_request(services: Services, task_id: str) -> TaskStatus:
     submission, meta, requeued = await services.store.load(task_id)
-    if submission is None:
+    found = status_of(task_id, submission, meta, requeued)
+    if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no task with id {task_id!r}")
-    return task_status(submission, meta, requeued)
+    return found

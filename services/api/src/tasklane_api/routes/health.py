@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from tasklane_api.dependencies import ServicesDep
 from tasklane_api.redis_health import not_ready_because
-from tasklane_contract.queues import ALL_QUEUES
+from tasklane_contract.queues import OBSERVED_QUEUES
 
 router = APIRouter(tags=["health"])
 
@@ -32,6 +32,6 @@ async def readyz(services: ServicesDep, response: Response) -> dict[str, str]:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(services: ServicesDep) -> Response:
-    await services.metrics.refresh_backlog(services.redis, ALL_QUEUES)
+    await services.metrics.refresh_backlog(services.redis, OBSERVED_QUEUES)
     await services.metrics.refresh_redis_memory(services.redis)
     return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -7,14 +7,14 @@ from fastapi import APIRouter
 from tasklane_api.dependencies import ServicesDep
 from tasklane_api.schemas import Problem, QueueBacklog, Queues
 from tasklane_contract.backlog import read_backlog_async
-from tasklane_contract.queues import ALL_QUEUES
+from tasklane_contract.queues import OBSERVED_QUEUES
 
 router = APIRouter(prefix="/v1/queues", tags=["queues"])
 
 
 @router.get("", response_model=Queues, responses={503: {"model": Problem}})
 async def list_queues(services: ServicesDep) -> Queues:
-    backlog = await read_backlog_async(services.redis, ALL_QUEUES)
+    backlog = await read_backlog_async(services.redis, OBSERVED_QUEUES)
     return Queues(
         queues=[
             QueueBacklog(name=b.queue, waiting=b.waiting, reserved=b.reserved, total=b.total)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Resp
 
 from tasklane_api.dependencies import ServicesDep
 from tasklane_api.schemas import Problem, TaskAccepted, TaskList, TaskStatus
-from tasklane_api.status import FINISHED_STATES, task_status
+from tasklane_api.status import FINISHED_STATES, status_of, task_status
 from tasklane_api.task_requests import (
     TASK_ID_MAX_LENGTH,
     TASK_NAME_MAX_LENGTH,
@@ -80,9 +80,9 @@ async def get_task(task_id: TaskId, services: ServicesDep) -> TaskStatus:
 async def revoke_task(task_id: TaskId, services: ServicesDep) -> Any:
     """Revoke: a task not yet started never runs; a running one is terminated."""
     submission, meta, requeued = await services.store.load(task_id)
-    if submission is None:
+    current = status_of(task_id, submission, meta, requeued)
+    if current is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no task with id {task_id!r}")
-    current = task_status(submission, meta, requeued)
     if current.status in FINISHED_STATES:
         raise HTTPException(status.HTTP_409_CONFLICT, f"task {task_id} is already {current.status}")
     await services.store.mark_revoked(task_id)
