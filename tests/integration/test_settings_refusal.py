@@ -42,6 +42,7 @@ INVALID = {
     "max_result_bytes": "1",
     "retry_after_s": "0",
     "redis_timeout_s": "0",
+    "request_read_timeout_s": "0",
     "shutdown_timeout_s": "-1",
     "worker_lease_s": "0",
     "beat_schedule": "{not json",

@@ -8,6 +8,7 @@ import sys
 import uvicorn
 
 from tasklane_api.app import create_app
+from tasklane_api.slow_clients import read_deadline_protocol
 from tasklane_contract.logs import configure_logging
 from tasklane_contract.settings import Settings
 from tasklane_contract.settings_loading import load_settings
@@ -25,6 +26,8 @@ def main() -> int:
         access_log=settings.log_level == "DEBUG",
         # Let in-flight requests finish on SIGTERM, within the pod's grace period.
         timeout_graceful_shutdown=10,
+        # uvicorn's httptools protocol with a deadline on receiving each request.
+        http=read_deadline_protocol(settings.request_read_timeout_s),
     )
     return 0
 

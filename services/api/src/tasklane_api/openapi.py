@@ -17,6 +17,7 @@ REF_TEMPLATE = "#/components/schemas/{model}"
 
 SUBMIT_RESPONSES: dict[str, tuple[str, str]] = {
     "202": ("TaskAccepted", "Accepted; `Location` names the task's status URL."),
+    "408": ("Problem", "Not all sent within TASKLANE_REQUEST_READ_TIMEOUT_S; then closed."),
     "409": ("Problem", "Idempotency-Key reused with other arguments."),
     "413": ("Problem", "Body larger than TASKLANE_MAX_BODY_BYTES."),
     "422": ("Problem", "Arguments do not match the task's model."),

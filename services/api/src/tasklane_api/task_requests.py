@@ -13,7 +13,7 @@ import time
 from fastapi import HTTPException, Request, status
 
 from tasklane_api.arguments import InvalidArguments, parse_arguments
-from tasklane_api.body import BodyTooLarge, read_body
+from tasklane_api.body import BodyNotReceived, BodyTooLarge, read_body
 from tasklane_api.dependencies import Services
 from tasklane_api.rate_limit import client_identity
 from tasklane_api.redis_health import state_of
@@ -77,6 +77,10 @@ async def _submit_known_task(
     except BodyTooLarge as exc:
         metrics.rejected.labels(name, "body_too_large").inc()
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from None
+    except BodyNotReceived as exc:
+        # Nobody reads this answer (the connection is gone); it is counted, not logged.
+        metrics.rejected.labels(name, "body_not_received").inc()
+        raise HTTPException(status.HTTP_408_REQUEST_TIMEOUT, str(exc)) from None
     except InvalidArguments as exc:
         metrics.rejected.labels(name, "invalid_arguments").inc()
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.errors) from None

@@ -76,6 +76,12 @@ class Settings(ServiceLinkProofSettings):
     redis_timeout_s: float = Field(
         2.0, gt=0, description="Socket timeout for the API's Redis calls, so an outage is a 503."
     )
+    request_read_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a client has to send a request's headers, and again its body; "
+        "a slower one gets 408 and its connection is closed.",
+    )
     shutdown_timeout_s: float = Field(
         25.0,
         ge=0,
