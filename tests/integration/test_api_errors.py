@@ -82,6 +82,21 @@ def test_bad_idempotency_key_is_422(client: httpx.Client) -> None:
     assert response.status_code == 422
 
 
+@pytest.mark.parametrize("rows", [b"1e3", b"1000.0", b"1E+3"])
+def test_a_number_written_as_a_float_is_not_an_integer(client: httpx.Client, rows: bytes) -> None:
+    response = client.post(
+        "/v1/tasks/report.generate",
+        content=b'{"rows": ' + rows + b"}",
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert [e["loc"] for e in response.json()["detail"]] == [["body", "rows"]]
+    # ... and the schema the API publishes says so.
+    schema = client.get("/v1/task-types/report.generate").json()["args_schema"]
+    assert schema["properties"]["rows"]["type"] == "integer"
+    assert "1e3 or 9.0 is refused" in schema["properties"]["rows"]["description"]
+
+
 def test_catalog_lists_every_task_with_schemas(client: httpx.Client) -> None:
     catalog = client.get("/v1/task-types").json()["task_types"]
     by_name = {t["name"]: t for t in catalog}

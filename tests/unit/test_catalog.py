@@ -8,6 +8,7 @@ from tasklane_contract.queues import ALL_QUEUES
 from tasklane_contract.spec import TaskOptions
 from tasklane_contract.tasks.demo import SleepArgs
 from tasklane_contract.tasks.report import GenerateReportArgs
+from tasklane_contract.types import INTEGER_LITERAL
 
 
 def test_every_spec_is_complete() -> None:
@@ -32,7 +33,9 @@ def test_bounds() -> None:
         GenerateReportArgs(rows=10_000, seconds_per_row=0.1)
     with pytest.raises(ValidationError, match="rows"):
         GenerateReportArgs(rows=100_001)
-    assert GenerateReportArgs.model_validate({"rows": 9.0}).rows == 9  # JSON Schema's integer
+    for not_an_integer in (9.0, 1e3):
+        with pytest.raises(ValidationError, match="valid integer"):
+            GenerateReportArgs.model_validate({"rows": not_an_integer})
     with pytest.raises(ValidationError):
         GenerateReportArgs(rows=True)
     with pytest.raises(ValidationError):
@@ -43,3 +46,16 @@ def test_bounds() -> None:
 def test_options_refuse_inverted_time_limits() -> None:
     with pytest.raises(ValueError, match="soft_time_limit_s"):
         TaskOptions(soft_time_limit_s=10, time_limit_s=5)
+
+
+def test_every_integer_argument_is_strict_and_says_so() -> None:
+    checked = 0
+    for spec in CATALOG.values():
+        for name, prop in spec.args_model.model_json_schema()["properties"].items():
+            if prop.get("type") != "integer":
+                continue
+            assert INTEGER_LITERAL in prop["description"], (spec.name, name)
+            with pytest.raises(ValidationError, match="valid integer"):
+                spec.args_model.model_validate({name: 1.0})
+            checked += 1
+    assert checked >= 2

@@ -1,19 +1,18 @@
-"""Argument types that validate the way their JSON Schema reads.
+"""Integer arguments: strict, and the published schema says so.
 
-Argument models are strict (no "5" for 5, no true for 1), but JSON Schema calls 9.0 an
-integer, so clients that send one get what the published schema promises."""
+Argument models are strict: "5" is not 5, true is not 1, and a number written with a fraction
+or an exponent (9.0, 1e3) is not an integer either. JSON Schema's `integer` alone would take
+those (it counts any number without a fractional part), so each integer argument's schema adds
+how it must be written, and what the schema promises is what validation does."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Any
 
-from pydantic import BeforeValidator
-
-
-def _json_integer(value: object) -> object:
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value  # anything else is left to the strict int check
+INTEGER_LITERAL = "Written as an integer: 1e3 or 9.0 is refused."
 
 
-JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+def integer_literal(schema: dict[str, Any]) -> None:
+    """`json_schema_extra` of an integer argument: its schema says how it must be written."""
+    described = schema.get("description")
+    schema["description"] = f"{described} {INTEGER_LITERAL}" if described else INTEGER_LITERAL

@@ -2,7 +2,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tasklane_contract import queues
 from tasklane_contract.spec import TaskOptions, TaskSpec
-from tasklane_contract.types import JsonInt
+from tasklane_contract.types import integer_literal
 
 # No `\s`: it means different things to pydantic's regex engine and to JSON Schema's.
 ADDRESS = r"^[^@\x00-\x20]+@[^@\x00-\x20]+\.[^@\x00-\x20]+$"
@@ -14,12 +14,13 @@ class SendEmailArgs(BaseModel):
     to: str = Field(max_length=254, pattern=ADDRESS, description="Recipient address.")
     subject: str = Field(max_length=998)
     body: str = Field(max_length=50_000)  # fits within the default TASKLANE_MAX_BODY_BYTES
-    simulate_transient_failures: JsonInt = Field(
+    simulate_transient_failures: int = Field(
         0,
         ge=0,
         le=10,
         description="Demo knob: how many delivery attempts fail with a transient error "
         "before one succeeds. Above the task's max_retries, the task fails for good.",
+        json_schema_extra=integer_literal,
     )
 
 

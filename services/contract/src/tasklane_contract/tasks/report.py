@@ -2,7 +2,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tasklane_contract import queues
 from tasklane_contract.spec import TaskOptions, TaskSpec
-from tasklane_contract.types import JsonInt
+from tasklane_contract.types import integer_literal
 
 # Both bounds are plain per-field limits, so the published JSON Schema says all there is:
 # at most 100,000 rows x 5 ms = 500 s, inside the soft time limit.
@@ -13,7 +13,9 @@ MAX_SECONDS_PER_ROW = 0.005
 class GenerateReportArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    rows: JsonInt = Field(ge=1, le=MAX_ROWS, description="Rows to aggregate.")
+    rows: int = Field(
+        ge=1, le=MAX_ROWS, description="Rows to aggregate.", json_schema_extra=integer_literal
+    )
     seconds_per_row: float = Field(
         0.001,
         ge=0,
