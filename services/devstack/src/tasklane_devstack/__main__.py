@@ -24,7 +24,7 @@ from tasklane_contract.settings_loading import load_settings
 from tasklane_devstack.exporter import exporter_command, exporter_env, find_uv
 from tasklane_devstack.flower import flower_command, flower_login
 from tasklane_devstack.ports import free_port, port_is_free
-from tasklane_devstack.redis_server import RedisServer
+from tasklane_devstack.redis_server import RedisNotFound, RedisServer, RedisStartFailed
 from tasklane_devstack.supervisor import Supervisor
 from tasklane_devstack.worker_pool import WorkerPool
 
@@ -160,6 +160,9 @@ def main() -> int:
     except Stop as stop:
         print(f"\n{stop}: stopping tasklane", flush=True)
         return 0
+    except (RedisStartFailed, RedisNotFound) as exc:
+        print(f"embedded Redis not started: {exc}", file=sys.stderr, flush=True)
+        return 1
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
