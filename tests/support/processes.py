@@ -99,3 +99,18 @@ def start_worker(
     worker = ServiceProcess(name, "tasklane_worker", env, log_dir, f"--hostname={name}@%h", *args)
     worker.wait_for_log(" ready.")
     return worker
+
+
+def start_runner(tmp_path: Path, settings: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
+    """`make run`'s runner in tmp_path, with an embedded Redis of its own and these settings on
+    top of this environment; returns it and its log."""
+    env = {k: v for k, v in os.environ.items() if k != "TASKLANE_REDIS_URL"} | settings
+    log = tmp_path / "run.log"
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "tasklane_devstack"],
+        cwd=tmp_path,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    return runner, log
