@@ -83,3 +83,56 @@ def test_a_refusal_names_the_variables_and_repeats_no_value(
         "TASKLANE_REDIS_URL: must start with redis://, rediss:// or unix://; "
         "TASKLANE_API_PORT: Input should be greater than or equal to 1\n"
     )
+
+
+def test_the_sentinel_form_names_the_sentinels_and_the_master(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TASKLANE_REDIS_SENTINELS", "redis-0.redis:26379, redis-1.redis:26379")
+    monkeypatch.setenv("TASKLANE_REDIS_MASTER_NAME", "tasklane")
+    monkeypatch.setenv("TASKLANE_REDIS_URL", "redis://tasklane/3")
+    monkeypatch.setenv("TASKLANE_REDIS_PASSWORD", "s3cret")
+    monkeypatch.setenv("TASKLANE_REDIS_SENTINEL_PASSWORD", "other")
+    settings = Settings()
+    assert settings.redis_sentinels == ("redis-0.redis:26379", "redis-1.redis:26379")
+    assert settings.redis_display == (
+        "master 'tasklane' of the sentinels redis-0.redis:26379,redis-1.redis:26379, database 3"
+    )
+    assert "s3cret" not in settings.redis_display and "other" not in repr(settings)
+
+
+def test_the_sentinel_form_refuses_what_cannot_work() -> None:
+    with pytest.raises(ValidationError, match="TASKLANE_REDIS_MASTER_NAME"):
+        Settings(redis_sentinels="sentinel:26379")
+    with pytest.raises(ValidationError, match="is not host:port"):
+        Settings(redis_sentinels="sentinel", redis_master_name="m")
+    with pytest.raises(ValidationError, match="is not host:port"):
+        Settings(redis_sentinels="sentinel:99999", redis_master_name="m")
+    with pytest.raises(ValidationError, match="TLS and sockets"):
+        Settings(redis_sentinels="s:26379", redis_master_name="m", redis_url="rediss://x/0")
+    # The URL names no host that matters: production does not ask for one.
+    production = Settings(
+        environment="production",
+        redis_sentinels="s:26379",
+        redis_master_name="m",
+        redis_password="pw",
+    )
+    assert production.redis_sentinels == ("s:26379",)
+    with pytest.raises(ValidationError, match="needs a password"):
+        Settings(environment="production", redis_sentinels="s:26379", redis_master_name="m")
+
+
+def test_replica_acknowledgements_default_to_one_with_sentinels_and_none_without() -> None:
+    assert Settings().replica_acks == 0
+    assert Settings(redis_sentinels="s:26379", redis_master_name="m").replica_acks == 1
+    assert (
+        Settings(
+            redis_sentinels="s:26379", redis_master_name="m", redis_min_replica_acks=0
+        ).replica_acks
+        == 0
+    )
+    assert Settings(redis_min_replica_acks=2).replica_acks == 2
+    # The API's socket must outwait WAIT's timeout, or an answer on its way is cut off.
+    with pytest.raises(ValidationError, match="below TASKLANE_REDIS_TIMEOUT_S"):
+        Settings(redis_min_replica_acks=1, redis_replica_ack_timeout_s=2.0, redis_timeout_s=2.0)
+    Settings(redis_min_replica_acks=0, redis_replica_ack_timeout_s=2.0, redis_timeout_s=2.0)

@@ -32,6 +32,30 @@ class Settings(ServiceLinkProofSettings):
         description="Password put into the Redis URL, so the URL itself can be non-secret "
         "(Kubernetes passes this one from a Secret).",
     )
+    redis_sentinels: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Sentinels as comma-separated host:port; when set, every client asks them "
+        "which Redis is the master (and again after a failover), and TASKLANE_REDIS_URL gives "
+        "only the database number.",
+    )
+    redis_master_name: str | None = Field(
+        None, description="Name the sentinels know the master by; needed with the sentinels."
+    )
+    redis_sentinel_password: SecretStr | None = Field(
+        None, description="Password of the sentinels themselves, when they require one."
+    )
+    redis_min_replica_acks: int | None = Field(
+        None,
+        ge=0,
+        description="Replicas that must have a submission before the API answers 202 (Redis "
+        "WAIT); 503 when fewer do in time. Unset: 1 with sentinels, 0 without.",
+    )
+    redis_replica_ack_timeout_s: float = Field(
+        1.0,
+        gt=0,
+        description="How long a submission waits for the replicas' acknowledgement before the "
+        "API answers 503; below TASKLANE_REDIS_TIMEOUT_S.",
+    )
     api_host: str = Field("127.0.0.1", description="Address the API listens on.")
     api_port: int = Field(8000, ge=1, le=65535, description="Port the API listens on.")
     api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
@@ -118,7 +142,7 @@ class Settings(ServiceLinkProofSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @field_validator("worker_queues", "api_keys", mode="before")
+    @field_validator("worker_queues", "api_keys", "redis_sentinels", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -132,10 +156,40 @@ class Settings(ServiceLinkProofSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _host_and_port(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            _host, _, port = address.rpartition(":")
+            if not _host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{address!r} is not host:port")
+        return value
+
+    @model_validator(mode="after")
+    def _sentinel_form_is_complete(self) -> Settings:
+        if self.redis_sentinels:
+            if not self.redis_master_name:
+                raise ValueError(
+                    "TASKLANE_REDIS_SENTINELS needs TASKLANE_REDIS_MASTER_NAME, the name the "
+                    "sentinels monitor the master by"
+                )
+            if not self.redis_url.startswith("redis://"):
+                raise ValueError(
+                    "with TASKLANE_REDIS_SENTINELS, TASKLANE_REDIS_URL must be redis://"
+                    "[user@]<any host>/<db>: it gives the database (TLS and sockets are not "
+                    "supported through sentinels)"
+                )
+        if self.replica_acks and self.redis_replica_ack_timeout_s >= self.redis_timeout_s:
+            raise ValueError(
+                "TASKLANE_REDIS_REPLICA_ACK_TIMEOUT_S must be below TASKLANE_REDIS_TIMEOUT_S, or "
+                "the socket gives up before the replicas' answer"
+            )
+        return self
+
     @model_validator(mode="after")
     def _refuse_unsafe_production_defaults(self) -> Settings:
         if self.environment == "production":
-            if self.redis_url == DEFAULT_REDIS_URL:
+            if self.redis_url == DEFAULT_REDIS_URL and not self.redis_sentinels:
                 raise ValueError("TASKLANE_REDIS_URL must be set explicitly in production")
             if urlsplit(self.broker_url).password is None:
                 raise ValueError(
@@ -153,10 +207,25 @@ class Settings(ServiceLinkProofSettings):
 
     @property
     def redis_display(self) -> str:
-        """The Redis URL safe to print: any password replaced by `***`."""
-        if urlsplit(self.broker_url).password is None:
-            return self.redis_url
-        return _with_password(self.redis_url, "***", quoted=False)
+        """Where Redis is, safe to print: any password replaced by `***`."""
+        url = self.redis_url
+        if urlsplit(self.broker_url).password is not None:
+            url = _with_password(self.redis_url, "***", quoted=False)
+        if self.redis_sentinels:
+            database = urlsplit(url).path.lstrip("/") or "0"
+            return (
+                f"master {self.redis_master_name!r} of the sentinels "
+                f"{','.join(self.redis_sentinels)}, database {database}"
+            )
+        return url
+
+    @property
+    def replica_acks(self) -> int:
+        """Replicas a submission waits for: TASKLANE_REDIS_MIN_REPLICA_ACKS, else one where
+        sentinels promise replicas and none where a lone Redis has none to wait for."""
+        if self.redis_min_replica_acks is not None:
+            return self.redis_min_replica_acks
+        return 1 if self.redis_sentinels else 0
 
 
 def _with_password(url: str, password: str, *, quoted: bool = True) -> str:
