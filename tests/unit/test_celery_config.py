@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from tasklane_contract.catalog import CATALOG
-from tasklane_contract.celery_config import celery_config
+from tasklane_contract.celery_config import celery_config, create_celery_app
 from tasklane_contract.queues import ALL_QUEUES
+from tasklane_contract.result_backend import SentinelResultBackend
 from tasklane_contract.settings import Settings
 
 
@@ -37,3 +38,35 @@ def test_every_task_routes_to_a_declared_queue_under_its_own_routing_key() -> No
 def test_broker_url_carries_the_password() -> None:
     config = celery_config(Settings(redis_url="redis://r:6379/0", redis_password="pw"))
     assert config["broker_url"] == config["result_backend"] == "redis://:pw@r:6379/0"
+
+
+def test_with_sentinels_celery_asks_them_for_the_master() -> None:
+    settings = Settings(
+        redis_url="redis://any/2",
+        redis_password="p@ss",
+        redis_sentinels="s0:26379,s1:26380",
+        redis_master_name="tasklane",
+        redis_sentinel_password="sentinel-pw",
+    )
+    config = celery_config(settings)
+    # kombu's and Celery's sentinel form: one URL per sentinel, the master's password and db.
+    urls = "sentinel://:p%40ss@s0:26379/2;sentinel://:p%40ss@s1:26380/2"
+    assert config["broker_url"] == config["result_backend"] == urls
+    assert config["broker_transport"] == "tasklane_contract.sentinel_transport:SentinelTransport"
+    for options in (config["broker_transport_options"], config["result_backend_transport_options"]):
+        assert options["master_name"] == "tasklane"
+        assert options["sentinel_kwargs"]["password"] == "sentinel-pw"
+    # A master that stops answering is given up on in seconds, not waited on for ever.
+    assert config["broker_transport_options"]["socket_timeout"] == 5
+    assert config["redis_socket_timeout"] == 5
+    app = create_celery_app(settings)
+    assert isinstance(app.backend, SentinelResultBackend)
+    app.close()
+
+
+def test_without_sentinels_nothing_of_them_is_configured() -> None:
+    config = celery_config(Settings(redis_url="redis://r:6379/0"))
+    assert config["broker_transport"] == "tasklane_contract.redis_transport:Transport"
+    assert config["result_backend_transport_options"] == {}
+    assert "master_name" not in config["broker_transport_options"]
+    assert "socket_timeout" not in config["broker_transport_options"]

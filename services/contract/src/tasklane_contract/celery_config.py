@@ -14,8 +14,10 @@ from kombu.entity import Exchange, Queue
 
 from tasklane_contract.catalog import CATALOG
 from tasklane_contract.queues import ALL_QUEUES, DEFAULT
+from tasklane_contract.redis_clients import celery_url, sentinel_transport_options
 from tasklane_contract.redis_transport import TRANSPORT
-from tasklane_contract.result_backend import RedisResultBackend
+from tasklane_contract.result_backend import RedisResultBackend, SentinelResultBackend
+from tasklane_contract.sentinel_transport import SENTINEL_TRANSPORT
 from tasklane_contract.settings import Settings
 
 # A connection whose peer vanished without closing it (a node gone, packets dropped) gives no
@@ -47,11 +49,15 @@ def task_routes() -> dict[str, dict[str, str]]:
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
+    # With sentinels: the sentinels' URLs, and the master's name in the transport options.
+    sentinel_options = sentinel_transport_options(settings)
     return {
-        "broker_url": settings.broker_url,
-        # kombu's Redis transport with one round trip per fetched task (see redis_transport).
-        "broker_transport": TRANSPORT,
-        "result_backend": settings.broker_url,
+        "broker_url": celery_url(settings),
+        # kombu's Redis transport with one round trip per fetched task (see redis_transport),
+        # its connections sent to the master the sentinels name when there are sentinels.
+        "broker_transport": SENTINEL_TRANSPORT if sentinel_options else TRANSPORT,
+        "result_backend": celery_url(settings),
+        "result_backend_transport_options": sentinel_options,
         # JSON only: a pickled message could run code on the worker.
         "task_serializer": "json",
         "result_serializer": "json",
@@ -74,6 +80,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             # How long a task's "requeued" marker is kept (redis_transport, reservations).
             "requeued_marker_s": settings.result_expires_s,
             **DEAD_CONNECTION_DETECTION,
+            **sentinel_options,
         },
         "broker_connection_retry_on_startup": True,
         "broker_connection_max_retries": None,  # keep reconnecting through a Redis restart
@@ -112,5 +119,5 @@ def create_celery_app(settings: Settings, main: str = "tasklane") -> Celery:
     app = Celery(main, set_as_current=False)
     app.conf.update(celery_config(settings))
     # Celery's Redis backend at the configured URL, each state stored in one round trip.
-    app.backend_cls = RedisResultBackend
+    app.backend_cls = SentinelResultBackend if settings.redis_sentinels else RedisResultBackend
     return app

@@ -30,11 +30,12 @@ from typing import Any
 
 from billiard.process import current_process  # type: ignore[import-untyped]
 from celery import states
-from celery.backends.redis import RedisBackend
+from celery.backends.redis import RedisBackend, SentinelBackend
 from celery.exceptions import BackendStoreError
 from redis.exceptions import OutOfMemoryError
 
 from tasklane_contract.records import PROGRESS_STATE
+from tasklane_contract.redis_clients import MasterConnection
 from tasklane_contract.reservations import HOLDER_PROPERTY, HOLDERS_KEY
 
 log = logging.getLogger(__name__)
@@ -179,6 +180,16 @@ class RedisResultBackend(RedisBackend):  # type: ignore[misc]
     def _run_store_script(self, keys: list[Any], args: list[Any]) -> int:
         return int(self._store_script(keys=keys, args=args))
 
+
+
+class SentinelResultBackend(RedisResultBackend, SentinelBackend):  # type: ignore[misc]
+    """The same writes, on the master the sentinels name: Celery's sentinel backend asks them
+    at each new connection (`sentinel://` URLs, `master_name` and `sentinel_kwargs` in
+    result_backend_transport_options), and a master cut off from its replicas is left as a
+    demoted one is (redis_clients.MasterConnection)."""
+
+    def _get_pool(self, **params: Any) -> Any:
+        return super()._get_pool(**{**params, "connection_class": MasterConnection})
 
 def in_task_process() -> bool:
     """A worker's task process, which may wait for Redis: the task is done and its message is
