@@ -3,6 +3,8 @@ password in the environment, never on the command line (where `ps` shows it)."""
 
 from __future__ import annotations
 
+import json
+
 from pydantic import SecretStr
 
 from tasklane_contract.queues import ALL_QUEUES
@@ -38,3 +40,22 @@ def test_the_password_goes_in_the_environment_only() -> None:
     settings = _settings()
     assert not any("s3cret" in part for part in exporter_command("uv", settings))
     assert exporter_env(settings) == {"CE_BROKER_URL": "redis://:s3cret@cache.example:6380/2"}
+
+
+def test_with_sentinels_the_exporter_asks_them_for_the_master() -> None:
+    settings = Settings(
+        redis_url="redis://any/0",
+        redis_password=SecretStr("s3cret"),
+        redis_sentinels="127.0.0.1:26379,127.0.0.1:26380",
+        redis_master_name="tasklane",
+        redis_sentinel_password=SecretStr("with space"),
+    )
+    env = exporter_env(settings)
+    assert env["CE_BROKER_URL"] == (
+        "sentinel://:s3cret@127.0.0.1:26379/0;sentinel://:s3cret@127.0.0.1:26380/0"
+    )
+    # Click splits the repeated option's variable on whitespace, the exporter decodes JSON.
+    options = dict(option.split("=", 1) for option in env["CE_BROKER_TRANSPORT_OPTION"].split())
+    assert options["master_name"] == "tasklane"
+    assert json.loads(options["sentinel_kwargs"])["password"] == "with space"
+    assert not any("s3cret" in part or "space" in part for part in exporter_command("uv", settings))

@@ -35,6 +35,7 @@ from tasklane_autoscaler.task_ages import finished_since
 from tasklane_autoscaler.worker_load import ANSWER_REUSE_S, LastAnswer, running_tasks_by_worker
 from tasklane_contract import Settings
 from tasklane_contract.celery_config import create_celery_app
+from tasklane_contract.redis_clients import redis_client
 
 # Timers wake this often; each object acts every spec.pollIntervalSeconds.
 TIMER_TICK_S = 1.0
@@ -83,7 +84,7 @@ async def start(
     settings.scanning.disabled = True
     own = AutoscalerSettings()
     memo.own_settings = own
-    memo.redis = redis.Redis.from_url(app_settings.broker_url, socket_timeout=5)
+    memo.redis = redis_client(app_settings, socket_timeout=5)
     memo.celery = create_celery_app(app_settings, main="tasklane-autoscaler")
     memo.metrics = AutoscalerMetrics()
     if own.metrics_port:

@@ -7,6 +7,7 @@ from celery import Celery
 from tasklane_beat.schedule import celery_beat_schedule, effective_schedule
 from tasklane_beat.scheduler import CONF_KEY, OutageTolerantScheduler
 from tasklane_contract.celery_config import create_celery_app
+from tasklane_contract.redis_clients import celery_url, redis_client
 from tasklane_contract.settings import Settings
 
 # Beat wakes at least this often; the lock holder renews its lock on every wake-up. While Redis
@@ -25,13 +26,18 @@ def create_beat_app(settings: Settings) -> Celery:
         beat_schedule=celery_beat_schedule(effective_schedule(settings.beat_schedule)),
         beat_scheduler=OutageTolerantScheduler,
         beat_max_loop_interval=MAX_LOOP_INTERVAL_S,
-        redbeat_redis_url=settings.broker_url,
-        redbeat_redis_options={
-            "socket_connect_timeout": REDIS_TIMEOUT_S,
-            "socket_timeout": REDIS_TIMEOUT_S,
-        },
         redbeat_key_prefix="tasklane:beat",
         redbeat_lock_timeout=LOCK_TIMEOUT_S,
+        redbeat_redis_url=celery_url(settings),  # shown in beat's banner (without password)
+    )
+    # redbeat's client, made by the contract like every other: Redis itself, or the master the
+    # sentinels name (asked again at each connection). redbeat uses a client already on the
+    # app instead of making its own.
+    app.redbeat_redis = redis_client(
+        settings,
+        decode_responses=True,  # what redbeat's own client would use
+        socket_timeout=REDIS_TIMEOUT_S,
+        socket_connect_timeout=REDIS_TIMEOUT_S,
     )
     if settings.beat_heartbeat_file is not None:
         app.conf[CONF_KEY] = str(settings.beat_heartbeat_file)

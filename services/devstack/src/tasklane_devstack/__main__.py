@@ -1,5 +1,6 @@
-"""`python -m tasklane_devstack` (what `make run` runs): Redis unless TASKLANE_REDIS_URL is
-set, then the API, one worker, beat and celery-exporter; Ctrl-C or SIGTERM stops them all."""
+"""`python -m tasklane_devstack` (what `make run` runs): Redis unless TASKLANE_REDIS_URL (or
+TASKLANE_REDIS_SENTINELS) is set, then the API, one worker, beat and celery-exporter; Ctrl-C or
+SIGTERM stops them all."""
 
 from __future__ import annotations
 
@@ -11,14 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-import redis
-
 from tasklane_autoscaler.local import LocalScaler
 from tasklane_autoscaler.policy import ScalingSpec
 from tasklane_autoscaler.worker_load import running_tasks_by_worker
 from tasklane_contract.celery_config import create_celery_app
 from tasklane_contract.logs import configure_logging
 from tasklane_contract.queues import ALL_QUEUES
+from tasklane_contract.redis_clients import redis_client
 from tasklane_contract.settings import Settings
 from tasklane_contract.settings_loading import load_settings
 from tasklane_devstack.exporter import exporter_command, exporter_env, find_uv
@@ -54,7 +54,7 @@ def start_local_autoscaler(settings: Settings, workers: WorkerPool) -> Callable[
     )
     # Which workers run nothing is asked of Celery, so a scale-down stops an idle one first.
     app = create_celery_app(settings, main="tasklane-local-autoscaler")
-    client = redis.Redis.from_url(settings.broker_url)
+    client = redis_client(settings)
     scaler = LocalScaler(
         client,
         settings.worker_queues or ALL_QUEUES,
@@ -115,7 +115,7 @@ def main() -> int:
     supervisor: Supervisor | None = None
     stop_scaling: Callable[[], None] | None = None
     try:
-        if "TASKLANE_REDIS_URL" not in os.environ:
+        if not {"TASKLANE_REDIS_URL", "TASKLANE_REDIS_SENTINELS"} & set(os.environ):
             port = DEFAULT_REDIS_PORT if port_is_free(DEFAULT_REDIS_PORT) else free_port()
             # AOF in a folder of the checkout: queued tasks survive a restart of `make run`.
             redis_server = RedisServer(port, DATA_DIR, appendonly=True).start()

@@ -7,11 +7,13 @@ installs its code as a top-level `src` package with no console script, hence `py
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
 
 from tasklane_contract.queues import ALL_QUEUES
+from tasklane_contract.redis_clients import celery_url, sentinel_transport_options
 from tasklane_contract.settings import Settings
 
 EXPORTER_PACKAGE = "prometheus-exporter-celery==0.11.2"
@@ -52,4 +54,20 @@ def exporter_command(uv: str, settings: Settings, *, host: str = "127.0.0.1") ->
 
 
 def exporter_env(settings: Settings) -> dict[str, str]:
-    return {"CE_BROKER_URL": settings.broker_url}
+    env = {"CE_BROKER_URL": celery_url(settings)}
+    options = sentinel_transport_options(settings)
+    if options:
+        # With sentinels: the master's name and how to reach the sentinels, as the exporter's
+        # repeated --broker-transport-option (a JSON value is decoded). Click splits a
+        # repeated option's variable on whitespace: JSON without spaces, and a space inside a
+        # string (a password) written as its JSON escape.
+        env["CE_BROKER_TRANSPORT_OPTION"] = " ".join(
+            f"{name}={transport_option_value(value)}" for name, value in options.items()
+        )
+    return env
+
+
+def transport_option_value(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":")).replace(" ", "\\u0020")
