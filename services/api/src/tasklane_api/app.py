@@ -25,12 +25,13 @@ from tasklane_api.task_store import TaskStore
 from tasklane_api.unavailable import BROKER_UNAVAILABLE, unavailable_response
 from tasklane_contract.catalog import CATALOG
 from tasklane_contract.celery_config import create_celery_app
+from tasklane_contract.redis_clients import async_redis_client
 from tasklane_contract.settings import Settings
 
 
 def create_redis(settings: Settings) -> aioredis.Redis:
-    return aioredis.Redis.from_url(
-        settings.broker_url,
+    return async_redis_client(
+        settings,
         socket_timeout=settings.redis_timeout_s,
         socket_connect_timeout=settings.redis_timeout_s,
         # One quick retry covers a dropped pooled connection; an outage becomes a 503 fast.
@@ -50,7 +51,12 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.services = Services(
             settings=settings,
             redis=client,
-            store=TaskStore(client, ttl_s=settings.result_expires_s),
+            store=TaskStore(
+                client,
+                ttl_s=settings.result_expires_s,
+                replica_acks=settings.replica_acks,
+                replica_ack_timeout_s=settings.redis_replica_ack_timeout_s,
+            ),
             messages=MessageBuilder(),
             revoker=Revoker(celery_app),
             metrics=metrics,

@@ -29,22 +29,16 @@ async def submit(
     submission = Submission(
         id=str(uuid.uuid4()), name=spec.name, queue=spec.queue, submitted_at=time.time()
     )
-    if idempotency_key is not None:
-        first_id = await store.claim_idempotency_key(
-            spec.name, idempotency_key, fingerprint(arguments), submission.id
-        )
-        if first_id is not None:
-            first = (await store.load(first_id)).submission
-            if first is None:
-                raise SubmissionLost(first_id)
-            return first, True
     kwargs = arguments.model_dump(mode="json")
     message = messages.task(submission.id, spec.name, kwargs, spec.queue)
     event = messages.sent_event(submission.id, spec.name, kwargs, spec.queue)
-    try:
-        await store.accept(submission, message, event)
-    except BaseException:
-        if idempotency_key is not None:  # nothing was queued: the key is free again
-            await store.release_idempotency_key(spec.name, idempotency_key)
-        raise
-    return submission, False
+    idempotency = None
+    if idempotency_key is not None:
+        idempotency = (spec.name, idempotency_key, fingerprint(arguments))
+    first_id = await store.accept(submission, message, event, idempotency)
+    if first_id is None:
+        return submission, False
+    first = (await store.load(first_id)).submission
+    if first is None:
+        raise SubmissionLost(first_id)
+    return first, True

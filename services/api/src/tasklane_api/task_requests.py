@@ -17,6 +17,7 @@ from tasklane_api.body import BodyNotReceived, BodyTooLarge, read_body
 from tasklane_api.dependencies import Services
 from tasklane_api.rate_limit import client_identity
 from tasklane_api.redis_health import state_of
+from tasklane_api.replication import NotReplicated
 from tasklane_api.schemas import TaskAccepted, TaskStatus
 from tasklane_api.status import status_of
 from tasklane_api.submission import SubmissionLost, submit
@@ -94,6 +95,16 @@ async def _submit_known_task(
     except SubmissionLost as exc:
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"Idempotency-Key refers to task {exc} which has expired"
+        ) from None
+    except NotReplicated as exc:
+        # Queued on the master, but a failover could still lose it: not accepted. The same
+        # Idempotency-Key on the retry returns this task instead of queueing a second.
+        metrics.rejected.labels(name, "not_replicated").inc()
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"not accepted: {exc}; retry (with an Idempotency-Key, the retry cannot queue it "
+            "twice)",
+            headers={"Retry-After": str(services.settings.retry_after_s)},
         ) from None
     headers = {"Location": f"/v1/tasks/{submission.id}"}
     if replayed:

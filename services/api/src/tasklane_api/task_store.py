@@ -9,6 +9,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from tasklane_api.celery_message import event_channel
+from tasklane_api.replication import ReplicatedScript
 from tasklane_contract.records import (
     SUBMITTED_INDEX_KEY,
     Submission,
@@ -30,43 +31,78 @@ class IdempotencyConflict(Exception):
     """The key was used before with different arguments."""
 
 
+# Accepting a submission, in one atomic step: the record, the index entry, the task message and
+# its task-sent event; with an idempotency key (KEYS[4]) the key's claim too, unless the key
+# was claimed before, in which case nothing is queued and the first claim is returned. The
+# claim and the task it names are written together or not at all, also across a failover.
+# KEYS: record, index, queue, [idempotency key]
+# ARGV: record, ttl, submitted at, task id, message, event channel, event, [claim]
+ACCEPT = """
+if KEYS[4] then
+  local first = redis.call('GET', KEYS[4])
+  if first then
+    -- Written again unchanged: a WAIT after this script then covers the first submission too.
+    redis.call('SET', KEYS[4], first, 'KEEPTTL')
+    return first
+  end
+  redis.call('SET', KEYS[4], ARGV[8], 'EX', ARGV[2])
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+redis.call('LPUSH', KEYS[3], ARGV[5])
+redis.call('PUBLISH', ARGV[6], ARGV[7])
+return false
+"""
+
+
 class TaskStore:
-    def __init__(self, client: aioredis.Redis, ttl_s: int) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        ttl_s: int,
+        replica_acks: int = 0,
+        replica_ack_timeout_s: float = 1.0,
+    ) -> None:
         self.client = client
         self.ttl_s = ttl_s
         self.event_channel = event_channel(client.connection_pool.connection_kwargs.get("db", 0))
+        # Every acceptance waits for `replica_acks` replicas to have it (tasklane_api.replication).
+        self._accept = ReplicatedScript(client, ACCEPT, replica_acks, replica_ack_timeout_s)
 
-    async def claim_idempotency_key(
-        self, name: str, key: str, fingerprint: str, task_id: str
+    async def accept(
+        self,
+        submission: Submission,
+        message: bytes,
+        sent_event: bytes,
+        idempotency: tuple[str, str, str] | None = None,
     ) -> str | None:
-        """Bind `key` to `task_id`; if it was bound before, return that task's id instead."""
-        redis_key = idempotency_key(name, key)
-        claim = orjson.dumps({"id": task_id, "fingerprint": fingerprint})
-        if await self.client.set(redis_key, claim, nx=True, ex=self.ttl_s):
-            return None
-        existing = await self.client.get(redis_key)
-        if existing is None:  # expired between the two calls: take it over
-            await self.client.set(redis_key, claim, ex=self.ttl_s)
-            return None
-        first = orjson.loads(existing)
-        if first["fingerprint"] != fingerprint:
-            raise IdempotencyConflict(
-                f"Idempotency-Key {key!r} was already used with different arguments"
-            )
-        return str(first["id"])
-
-    async def release_idempotency_key(self, name: str, key: str) -> None:
-        await self.client.delete(idempotency_key(name, key))
-
-    async def accept(self, submission: Submission, message: bytes, sent_event: bytes) -> None:
         """Record the submission and queue its message in one atomic round trip: a record
-        exists exactly when its task was queued."""
-        pipe = self.client.pipeline(transaction=True)
-        pipe.set(submission_key(submission.id), submission.model_dump_json(), ex=self.ttl_s)
-        pipe.zadd(SUBMITTED_INDEX_KEY, {submission.id: submission.submitted_at})
-        pipe.lpush(submission.queue, message)  # priority 0 lives in the queue's bare list
-        pipe.publish(self.event_channel, sent_event)
-        await pipe.execute()
+        exists exactly when its task was queued. `idempotency` is (task name, key, arguments'
+        fingerprint): if the key was used before, nothing is queued and the first task's id is
+        returned; IdempotencyConflict if it was used with other arguments."""
+        keys = [submission_key(submission.id), SUBMITTED_INDEX_KEY, submission.queue]
+        args: list[str | bytes | float | int] = [
+            submission.model_dump_json(),
+            self.ttl_s,
+            submission.submitted_at,
+            submission.id,
+            message,
+            self.event_channel,
+            sent_event,
+        ]
+        if idempotency is not None:
+            name, key, fingerprint = idempotency
+            keys.append(idempotency_key(name, key))
+            args.append(orjson.dumps({"id": submission.id, "fingerprint": fingerprint}))
+        first = await self._accept(keys, args)
+        if first is None or idempotency is None:
+            return None
+        claim = orjson.loads(first)
+        if claim["fingerprint"] != idempotency[2]:
+            raise IdempotencyConflict(
+                f"Idempotency-Key {idempotency[1]!r} was already used with different arguments"
+            )
+        return str(claim["id"])
 
     async def load(self, task_id: str) -> StoredTask:
         """The submission record, Celery's result meta and the requeued marker, in one round
