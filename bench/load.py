@@ -28,6 +28,8 @@ class LoadReport:
     rejected: Counter[str] = field(default_factory=Counter)
     latencies_ms: list[float] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
+    # (seconds from the start of the run when sent, status code or error name), in send order
+    answers: list[tuple[float, str]] = field(default_factory=list)
 
     def percentile(self, q: float) -> float:
         ordered = sorted(self.latencies_ms)
@@ -42,8 +44,21 @@ class LoadReport:
             f"latency ms  p50 {self.percentile(0.5):.1f}  p95 {self.percentile(0.95):.1f}  "
             f"p99 {self.percentile(0.99):.1f}",
             f"outcomes    {dict(sorted(self.outcomes.items()))}",
+            f"longest stretch with nothing accepted: {self.longest_refusal_s():.1f} s",
             f"all accepted tasks succeeded: {self.all_succeeded}",
         ]
+
+    def longest_refusal_s(self) -> float:
+        """The longest stretch of sending time with no submission accepted (0 with none)."""
+        longest, since = 0.0, None
+        for sent_at, answer in sorted(self.answers):
+            if answer == "202":
+                if since is not None:
+                    longest = max(longest, sent_at - since)
+                since = None
+            elif since is None:
+                since = sent_at
+        return longest
 
     @property
     def all_succeeded(self) -> bool:
@@ -55,15 +70,17 @@ def reason_of(response: httpx.Response) -> str:
 
 
 async def _submit(
-    http: httpx.AsyncClient, task: str, body: dict[str, Any], report: LoadReport
+    http: httpx.AsyncClient, task: str, body: dict[str, Any], report: LoadReport, sent_at: float
 ) -> None:
     started = time.perf_counter()
     try:
         response = await http.post(f"/v1/tasks/{task}", json=body)
     except httpx.HTTPError as error:
         report.rejected[type(error).__name__] += 1
+        report.answers.append((sent_at, type(error).__name__))
         return
     report.latencies_ms.append((time.perf_counter() - started) * 1000)
+    report.answers.append((sent_at, reason_of(response)))
     if response.status_code == 202:
         report.accepted.append(response.json()["id"])
     else:
@@ -105,8 +122,9 @@ async def run_load(
             if delay > 0:
                 await asyncio.sleep(delay)
             report.sent += 1
+            sent_at = time.perf_counter() - start
             pending.append(
-                asyncio.create_task(_submit(http, task, body or {"data": "load"}, report))
+                asyncio.create_task(_submit(http, task, body or {"data": "load"}, report, sent_at))
             )
         await asyncio.gather(*pending)
         deadline = time.monotonic() + settle_s

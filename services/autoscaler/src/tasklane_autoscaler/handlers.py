@@ -28,14 +28,13 @@ from tasklane_autoscaler.deletion_cost import (
 from tasklane_autoscaler.kube import KubernetesApi, KubernetesApiError, selector_string
 from tasklane_autoscaler.leaving import leaving_pods, tasks_on_leaving
 from tasklane_autoscaler.metrics import AutoscalerMetrics
-from tasklane_autoscaler.observe import QueueReading, read_queues
+from tasklane_autoscaler.observe import QueueReading, backlog_client, read_queues
 from tasklane_autoscaler.policy import Decision, Observation, PolicyState, ScalingSpec, decide
 from tasklane_autoscaler.spec import GROUP, PLURAL, VERSION, parse_spec
 from tasklane_autoscaler.task_ages import finished_since
 from tasklane_autoscaler.worker_load import ANSWER_REUSE_S, LastAnswer, running_tasks_by_worker
 from tasklane_contract import Settings
 from tasklane_contract.celery_config import create_celery_app
-from tasklane_contract.redis_clients import redis_client
 
 # Timers wake this often; each object acts every spec.pollIntervalSeconds.
 TIMER_TICK_S = 1.0
@@ -84,7 +83,7 @@ async def start(
     settings.scanning.disabled = True
     own = AutoscalerSettings()
     memo.own_settings = own
-    memo.redis = redis_client(app_settings, socket_timeout=5)
+    memo.redis = backlog_client(app_settings)
     memo.celery = create_celery_app(app_settings, main="tasklane-autoscaler")
     memo.metrics = AutoscalerMetrics()
     if own.metrics_port:

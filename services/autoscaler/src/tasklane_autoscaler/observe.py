@@ -19,6 +19,12 @@ from tasklane_autoscaler.task_ages import (
     reserved_tags,
 )
 from tasklane_contract.backlog import UNACKED_KEY, Backlog, combine, queue_lengths
+from tasklane_contract.redis_clients import redis_client
+from tasklane_contract.settings import Settings
+
+# A reading that takes longer fails; the next poll tries again (on the master the sentinels
+# name then, when there are sentinels).
+READ_TIMEOUT_S = 5
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,11 @@ class QueueReading:
     @property
     def reserved(self) -> int:
         return sum(b.reserved for b in self.backlogs.values())
+
+
+def backlog_client(settings: Settings) -> redis.Redis:
+    """The client the operator reads the queues with, made once at startup."""
+    return redis_client(settings, socket_timeout=READ_TIMEOUT_S)
 
 
 def read_queues(client: redis.Redis, queues: Sequence[str]) -> QueueReading:

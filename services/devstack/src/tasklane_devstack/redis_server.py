@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -147,6 +149,8 @@ class RedisServer:
         password: str | None = None,
         maxmemory: str | None = None,
         binary: Path | None = None,
+        appendfsync: str = "always",
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.port = port
         self._own_dir = data_dir is None
@@ -156,6 +160,8 @@ class RedisServer:
         self.password = password
         self.maxmemory = maxmemory
         self.binary = binary or find_redis_server(self.data_dir)
+        self.appendfsync = appendfsync
+        self.extra_args = list(extra_args)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -177,7 +183,7 @@ class RedisServer:
             "--appendonly",
             "yes" if self.appendonly else "no",
             "--appendfsync",
-            "always" if self.appendonly else "everysec",
+            self.appendfsync if self.appendonly else "everysec",
             "--maxmemory-policy",
             "noeviction",
             "--loglevel",
@@ -187,7 +193,7 @@ class RedisServer:
             cmd += ["--requirepass", self.password]
         if self.maxmemory:
             cmd += ["--maxmemory", self.maxmemory]
-        return cmd
+        return cmd + self.extra_args
 
     def start(self, timeout_s: float = 10.0) -> RedisServer:
         log = (self.data_dir / "redis.log").open("ab")
@@ -232,12 +238,20 @@ class RedisServer:
     def stop(self, timeout_s: float = 10.0) -> None:
         if self.process is None or self.process.poll() is not None:
             return
+        self.process.send_signal(signal.SIGCONT)  # a paused server cannot stop
         self.process.terminate()
         try:
             self.process.wait(timeout_s)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+    def send_signal(self, signum: int) -> None:
+        """SIGKILL: the node dies; SIGSTOP/SIGCONT: it stops answering, then comes back."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signum)
+            if signum == signal.SIGKILL:
+                self.process.wait()
 
     def cleanup(self) -> None:
         self.stop()
