@@ -30,6 +30,22 @@ COMBINATIONS: dict[str, Obj] = {
         "redis": {"enabled": False},
         "externalRedis": {"url": "rediss://redis.example:6380/2", "existingSecret": "redis-auth"},
     },
+    "redis-sentinel": {"redis": {"architecture": "sentinel"}},
+    "external-sentinel": {
+        "redis": {"enabled": False},
+        "externalRedis": {
+            "existingSecret": "redis-auth",
+            "sentinel": {
+                "addresses": [
+                    "redis-node-0.redis-headless:26379",
+                    "redis-node-1.redis-headless:26379",
+                ],
+                "masterName": "mymaster",
+                "database": 2,
+                "existingSecret": "sentinel-auth",
+            },
+        },
+    },
     "exporter-off": {"exporter": {"enabled": False}},
     "auth-off": {"api": {"auth": {"enabled": False}}},
     "two-pools-custom": {

@@ -175,3 +175,206 @@ class TestRedisNetworkPolicy:
         (rule,) = policy["spec"]["ingress"]
         assert rule["from"][1:] == [keda]
         assert rule["ports"] == [{"port": "redis", "protocol": "TCP"}]
+
+
+SENTINEL = COMBINATIONS["redis-sentinel"]
+SENTINEL_STATEFULSET = ["redis/redis-sentinel-statefulset.yaml"]
+POD_HOSTS = [f"demo-tasklane-redis-{n}.demo-tasklane-redis-headless.work.svc" for n in range(3)]
+
+
+class TestRedisSentinelStatefulSet:
+    def _statefulset(self, values: Obj = SENTINEL) -> Obj:
+        return one(render(values, show_only=SENTINEL_STATEFULSET), "StatefulSet")
+
+    def test_only_with_the_sentinel_architecture(self) -> None:
+        assert render(show_only=SENTINEL_STATEFULSET) == []
+        assert render(SENTINEL, show_only=STATEFULSET) == []
+
+    def test_three_pods_each_running_redis_and_sentinel(self) -> None:
+        statefulset = self._statefulset()
+        # The standalone StatefulSet's name, Service and claim: pod 0 keeps its data.
+        assert statefulset["metadata"]["name"] == "demo-tasklane-redis"
+        assert statefulset["spec"]["serviceName"] == "demo-tasklane-redis-headless"
+        assert statefulset["spec"]["replicas"] == 3
+        assert statefulset["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "data"
+        # After every pod was stopped, each waits for the master it last knew: start together.
+        assert statefulset["spec"]["podManagementPolicy"] == "Parallel"
+        redis, sentinel = containers(statefulset)
+        assert (redis["name"], sentinel["name"]) == ("redis", "sentinel")
+        assert redis["image"] == sentinel["image"] == "docker.io/redis:8.2.2-alpine"
+        assert redis["command"] == ["sh", "/etc/redis/start-redis.sh"]
+        assert sentinel["command"] == ["sh", "/etc/redis/start-sentinel.sh"]
+        assert [p["containerPort"] for p in redis["ports"]] == [6379]
+        assert [p["containerPort"] for p in sentinel["ports"]] == [26379]
+        # A master being stopped hands over to a replica first.
+        assert redis["lifecycle"]["preStop"]["exec"]["command"] == [
+            "sh",
+            "/etc/redis/prestop-redis.sh",
+        ]
+        assert "master_link_status:up" in " ".join(redis["readinessProbe"]["exec"]["command"])
+
+    def test_each_pod_knows_itself_and_the_others_by_stable_names(self) -> None:
+        for container in containers(self._statefulset()):
+            env = env_of(container)
+            assert env["REDIS_NODES"]["value"] == " ".join(POD_HOSTS)
+            assert env["REDIS_SELF"]["value"] == (
+                "$(POD_NAME).demo-tasklane-redis-headless.work.svc"
+            )
+            assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+            assert env["REDIS_MASTER_NAME"]["value"] == "tasklane"
+            assert env["SENTINEL_QUORUM"]["value"] == "2"
+            for name in ("REDIS_PASSWORD", "REDISCLI_AUTH"):
+                assert env[name]["valueFrom"]["secretKeyRef"] == {
+                    "name": "demo-tasklane-redis",
+                    "key": "password",
+                }
+
+    def test_pods_spread_across_nodes_unless_told_otherwise(self) -> None:
+        affinity = pod_spec(self._statefulset())["affinity"]["podAntiAffinity"]
+        (preferred,) = affinity["preferredDuringSchedulingIgnoredDuringExecution"]
+        term = preferred["podAffinityTerm"]
+        assert term["topologyKey"] == "kubernetes.io/hostname"
+        assert term["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == "redis"
+        zones: Obj = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": []}}
+        own = self._statefulset({"redis": {"architecture": "sentinel", "affinity": zones}})
+        assert pod_spec(own)["affinity"] == zones
+
+    def test_rolls_when_its_config_changes(self) -> None:
+        def checksum(values: Obj) -> str:
+            annotations = self._statefulset(values)["spec"]["template"]["metadata"]["annotations"]
+            return str(annotations["checksum/redis-config"])
+
+        changed = {
+            "redis": {"architecture": "sentinel", "sentinel": {"downAfterMilliseconds": 9000}}
+        }
+        assert checksum(SENTINEL) != checksum(changed)
+
+
+class TestRedisSentinelConfigMap:
+    def _data(self, values: Obj = SENTINEL) -> dict[str, str]:
+        config = one(render(values, show_only=["redis/redis-sentinel-configmap.yaml"]), "ConfigMap")
+        return dict(config["data"])
+
+    def test_every_node_appends_and_a_master_alone_refuses_writes(self) -> None:
+        lines = {line.strip() for line in self._data()["redis.conf"].splitlines()}
+        assert {
+            "appendonly yes",
+            "maxmemory-policy noeviction",
+            "min-replicas-to-write 1",
+            "min-replicas-max-lag 10",
+        } <= lines
+
+    def test_sentinels_know_the_nodes_by_name_and_watch_with_the_values(self) -> None:
+        values = {
+            "redis": {
+                "architecture": "sentinel",
+                "sentinel": {"masterName": "queue", "downAfterMilliseconds": 3000},
+            }
+        }
+        data = self._data(values)
+        assert "sentinel resolve-hostnames yes" in data["sentinel.conf"]
+        assert "sentinel announce-hostnames yes" in data["sentinel.conf"]
+        assert "sentinel down-after-milliseconds queue 3000" in data["sentinel-master.conf"]
+        # The monitor line names the master found at start-up, with the quorum.
+        assert (
+            "sentinel monitor $REDIS_MASTER_NAME $master $REDIS_PORT $SENTINEL_QUORUM"
+            in (data["start-sentinel.sh"])
+        )
+
+    def test_a_starting_pod_asks_the_sentinels_before_choosing(self) -> None:
+        data = self._data()
+        assert "sentinel get-master-addr-by-name" in data["find-master.sh"]
+        assert '. "$REDIS_CONFIG_DIR/find-master.sh"' in data["start-redis.sh"]
+        assert "replicaof $master" in data["start-redis.sh"]
+
+
+class TestRedisSentinelService:
+    def test_headless_for_the_pods_and_a_service_for_the_sentinels(self) -> None:
+        objects = render(SENTINEL)
+        headless = one(objects, "Service", "demo-tasklane-redis-headless")["spec"]
+        assert headless["clusterIP"] == "None"
+        assert headless["publishNotReadyAddresses"] is True
+        assert [p["port"] for p in headless["ports"]] == [6379, 26379]
+        sentinels = one(objects, "Service", "demo-tasklane-redis-sentinel")["spec"]
+        assert [p["port"] for p in sentinels["ports"]] == [26379]
+        # No Service in front of every Redis: a client must reach the master, not any node.
+        assert [
+            s for s in of_kind(objects, "Service") if s["metadata"]["name"] == "demo-tasklane-redis"
+        ] == []
+
+    def test_clients_ask_every_pods_sentinel_for_the_master(self) -> None:
+        objects = render(SENTINEL)
+        config = one(objects, "ConfigMap", "demo-tasklane-config")["data"]
+        assert config["TASKLANE_REDIS_SENTINELS"] == ",".join(f"{h}:26379" for h in POD_HOSTS)
+        assert config["TASKLANE_REDIS_MASTER_NAME"] == "tasklane"
+        assert config["TASKLANE_REDIS_URL"] == "redis://tasklane/0"
+        for workload in workloads(objects):
+            if workload["kind"] == "StatefulSet":
+                continue
+            for container in containers(workload):
+                env = env_of(container)
+                if "TASKLANE_REDIS_PASSWORD" in env:
+                    sentinel = env["TASKLANE_REDIS_SENTINEL_PASSWORD"]["valueFrom"]
+                    assert sentinel["secretKeyRef"] == {
+                        "name": "demo-tasklane-redis",
+                        "key": "password",
+                    }
+
+
+class TestRedisPodDisruptionBudget:
+    def test_keeps_a_majority_of_sentinels(self) -> None:
+        budget = ["redis/redis-poddisruptionbudget.yaml"]
+        assert render(show_only=budget) == []
+        assert (
+            one(render(SENTINEL, show_only=budget), "PodDisruptionBudget")["spec"]["minAvailable"]
+            == 2
+        )
+        five = {"redis": {"architecture": "sentinel", "sentinel": {"replicas": 5}}}
+        assert (
+            one(render(five, show_only=budget), "PodDisruptionBudget")["spec"]["minAvailable"] == 3
+        )
+
+
+class TestRedisSentinelNetworkPolicy:
+    def test_clients_reach_redis_and_sentinel_and_the_pods_each_other(self) -> None:
+        policy = one(
+            render(SENTINEL, show_only=["redis/redis-networkpolicy.yaml"]), "NetworkPolicy"
+        )
+        clients, peers = policy["spec"]["ingress"]
+        both = [{"port": "redis", "protocol": "TCP"}, {"port": "sentinel", "protocol": "TCP"}]
+        assert clients["ports"] == peers["ports"] == both
+        assert (
+            clients["from"][0]["podSelector"]["matchLabels"]["tasklane.io/redis-client"] == "true"
+        )
+        (pods,) = peers["from"]
+        statefulset = one(render(SENTINEL, show_only=SENTINEL_STATEFULSET), "StatefulSet")
+        assert pods["podSelector"]["matchLabels"].items() <= pod_labels(statefulset).items()
+        assert set(pods) == {"podSelector"}  # this namespace, these pods: nobody else
+
+
+class TestExternalSentinel:
+    def test_clients_ask_your_sentinels_with_their_own_password(self) -> None:
+        objects = render(COMBINATIONS["external-sentinel"])
+        assert not [o for o in objects if "redis" in o["metadata"]["name"]]
+        config = one(objects, "ConfigMap", "demo-tasklane-config")["data"]
+        assert config["TASKLANE_REDIS_SENTINELS"] == (
+            "redis-node-0.redis-headless:26379,redis-node-1.redis-headless:26379"
+        )
+        assert config["TASKLANE_REDIS_MASTER_NAME"] == "mymaster"
+        assert config["TASKLANE_REDIS_URL"] == "redis://mymaster/2"
+        api = one(objects, "Deployment", "demo-tasklane-api")
+        env = env_of(next(containers(api)))
+        assert env["TASKLANE_REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "redis-auth"
+        sentinel = env["TASKLANE_REDIS_SENTINEL_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert sentinel == {"name": "sentinel-auth", "key": "password"}
+
+    def test_sentinels_without_a_password_get_none(self) -> None:
+        values = {
+            "redis": {"enabled": False},
+            "externalRedis": {
+                "existingSecret": "redis-auth",
+                "sentinel": {"addresses": ["s:26379"], "masterName": "mymaster"},
+            },
+        }
+        api = one(render(values), "Deployment", "demo-tasklane-api")
+        assert "TASKLANE_REDIS_SENTINEL_PASSWORD" not in env_of(next(containers(api)))

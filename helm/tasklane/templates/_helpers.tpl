@@ -101,9 +101,60 @@ imagePullSecrets:
 {{- end }}
 {{- end }}
 
-{{/* The Redis URL with no password in it; the services insert TASKLANE_REDIS_PASSWORD. */}}
-{{- define "tasklane.redisUrl" -}}
+{{/* True (non-empty) when clients find the master through sentinels: the in-chart Sentinel
+architecture, or externalRedis in its Sentinel form. */}}
+{{- define "tasklane.redisSentinelMode" -}}
 {{- if .Values.redis.enabled }}
+{{- if eq .Values.redis.architecture "sentinel" }}true{{ end }}
+{{- else if .Values.externalRedis.sentinel.addresses }}true{{ end }}
+{{- end }}
+
+{{/* The in-chart Redis pods' governing (headless) Service. */}}
+{{- define "tasklane.redisHeadlessName" -}}{{ include "tasklane.redisName" . }}-headless{{- end }}
+
+{{/* Each in-chart Redis pod's stable name, without a port: a JSON list, pod 0 first. */}}
+{{- define "tasklane.redisPodHosts" -}}
+{{- $hosts := list }}
+{{- range $n := until (int .Values.redis.sentinel.replicas) }}
+{{- $hosts = append $hosts (printf "%s-%d.%s.%s.svc" (include "tasklane.redisName" $) $n (include "tasklane.redisHeadlessName" $) $.Release.Namespace) }}
+{{- end }}
+{{- toJson $hosts }}
+{{- end }}
+
+{{/* The sentinels as host:port, a JSON list (empty without Sentinel). Clients are given every
+in-chart pod by name rather than the sentinel Service: when one is gone they ask the next. */}}
+{{- define "tasklane.redisSentinels" -}}
+{{- if not (include "tasklane.redisSentinelMode" .) }}
+{{- list | toJson }}
+{{- else if .Values.redis.enabled }}
+{{- $sentinels := list }}
+{{- range $host := include "tasklane.redisPodHosts" . | fromJsonArray }}
+{{- $sentinels = append $sentinels (printf "%s:26379" $host) }}
+{{- end }}
+{{- toJson $sentinels }}
+{{- else }}
+{{- toJson .Values.externalRedis.sentinel.addresses }}
+{{- end }}
+{{- end }}
+
+{{- define "tasklane.redisMasterName" -}}
+{{- if .Values.redis.enabled }}{{ .Values.redis.sentinel.masterName }}{{ else }}{{ .Values.externalRedis.sentinel.masterName }}{{ end }}
+{{- end }}
+
+{{/* The Redis database number. */}}
+{{- define "tasklane.redisDatabase" -}}
+{{- if .Values.redis.enabled }}0
+{{- else if .Values.externalRedis.sentinel.addresses }}{{ .Values.externalRedis.sentinel.database }}
+{{- else }}{{ trimPrefix "/" (urlParse .Values.externalRedis.url).path | default "0" }}
+{{- end }}
+{{- end }}
+
+{{/* The Redis URL with no password in it; the services insert TASKLANE_REDIS_PASSWORD. With
+Sentinel it names the master and gives the database: the sentinels give the address. */}}
+{{- define "tasklane.redisUrl" -}}
+{{- if include "tasklane.redisSentinelMode" . }}
+{{- printf "redis://%s/%s" (include "tasklane.redisMasterName" .) (include "tasklane.redisDatabase" .) }}
+{{- else if .Values.redis.enabled }}
 {{- printf "redis://%s:6379/0" (include "tasklane.redisName" .) }}
 {{- else }}
 {{- .Values.externalRedis.url }}
@@ -112,20 +163,35 @@ imagePullSecrets:
 
 {{/*
 Where Redis answers for a client outside this namespace (KEDA's operator): a dict with
-"address" (host:port), "database" and "tls". The in-chart Service by its namespaced name.
+"address" (host:port), "database" and "tls", the in-chart Service by its namespaced name; with
+Sentinel, "sentinels" (comma separated) and "masterName" instead of the address.
 */}}
 {{- define "tasklane.redisAddress" -}}
-{{- if .Values.redis.enabled }}
+{{- if include "tasklane.redisSentinelMode" . }}
+{{- $sentinels := include "tasklane.redisSentinels" . | fromJsonArray }}
+{{- dict "sentinels" (join "," $sentinels) "masterName" (include "tasklane.redisMasterName" .) "database" (include "tasklane.redisDatabase" .) "tls" false | toJson }}
+{{- else if .Values.redis.enabled }}
 {{- dict "address" (printf "%s.%s.svc:6379" (include "tasklane.redisName" .) .Release.Namespace) "database" "0" "tls" false | toJson }}
 {{- else }}
 {{- $url := urlParse .Values.externalRedis.url }}
 {{- $address := ternary $url.host (printf "%s:6379" $url.host) (contains ":" $url.host) }}
-{{- $database := trimPrefix "/" $url.path | default "0" }}
-{{- dict "address" $address "database" $database "tls" (eq $url.scheme "rediss") | toJson }}
+{{- dict "address" $address "database" (include "tasklane.redisDatabase" .) "tls" (eq $url.scheme "rediss") | toJson }}
 {{- end }}
 {{- end }}
 
-{{/* The env var every Redis client gets: the password, only ever by reference. */}}
+{{/* Where the sentinels' own password lives: a dict with "name" and "key"; empty when they
+need none. In-chart, Redis and Sentinel share one password. */}}
+{{- define "tasklane.redisSentinelSecret" -}}
+{{- if include "tasklane.redisSentinelMode" . }}
+{{- if .Values.redis.enabled }}
+{{- include "tasklane.redisSecret" . }}
+{{- else if .Values.externalRedis.sentinel.existingSecret }}
+{{- dict "name" .Values.externalRedis.sentinel.existingSecret "key" .Values.externalRedis.sentinel.existingSecretKey | toJson }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The env vars every Redis client gets: the passwords, only ever by reference. */}}
 {{- define "tasklane.redisPasswordEnv" -}}
 {{- $secret := include "tasklane.redisSecret" . | fromJson -}}
 - name: TASKLANE_REDIS_PASSWORD
@@ -133,6 +199,46 @@ Where Redis answers for a client outside this namespace (KEDA's operator): a dic
     secretKeyRef:
       name: {{ $secret.name }}
       key: {{ $secret.key }}
+{{- with include "tasklane.redisSentinelSecret" . }}
+{{- $sentinel := fromJson . }}
+- name: TASKLANE_REDIS_SENTINEL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $sentinel.name }}
+      key: {{ $sentinel.key }}
+{{- end }}
+{{- end }}
+
+{{/*
+A Celery client's broker as environment variables <prefix>_BROKER_URL and, with Sentinel,
+<prefix>_BROKER_TRANSPORT_OPTION (celery-exporter reads CE_*). Place after
+tasklane.redisPasswordEnv: Kubernetes expands the password references, so no secret is in the
+manifest. With Sentinel: one sentinel:// URL per sentinel, and the master's name and how to
+reach the sentinels as space-separated transport options, a JSON value decoded (the sentinels'
+password must then hold no space, quote or backslash; the generated one never does).
+(dict "root" $ "prefix" "CE")
+*/}}
+{{- define "tasklane.celeryBrokerEnv" -}}
+{{- $root := .root }}
+{{- if include "tasklane.redisSentinelMode" $root }}
+{{- $database := include "tasklane.redisDatabase" $root }}
+{{- $urls := list }}
+{{- range $sentinel := include "tasklane.redisSentinels" $root | fromJsonArray }}
+{{- $urls = append $urls (printf "sentinel://:$(TASKLANE_REDIS_PASSWORD)@%s/%s" $sentinel $database) }}
+{{- end }}
+{{- $kwargs := dict "socket_timeout" 1 "socket_connect_timeout" 1 }}
+{{- if include "tasklane.redisSentinelSecret" $root }}
+{{- $_ := set $kwargs "password" "$(TASKLANE_REDIS_SENTINEL_PASSWORD)" }}
+{{- end }}
+- name: {{ .prefix }}_BROKER_URL
+  value: {{ join ";" $urls | quote }}
+- name: {{ .prefix }}_BROKER_TRANSPORT_OPTION
+  value: {{ printf "master_name=%s sentinel_kwargs=%s" (include "tasklane.redisMasterName" $root) (toJson $kwargs) | quote }}
+{{- else }}
+{{- $url := urlParse (include "tasklane.redisUrl" $root) }}
+- name: {{ .prefix }}_BROKER_URL
+  value: {{ printf "%s://:$(TASKLANE_REDIS_PASSWORD)@%s%s" $url.scheme $url.host $url.path | quote }}
+{{- end }}
 {{- end }}
 
 {{/* The Secret the chart generates with one API key when api.auth.existingSecret is empty. */}}
