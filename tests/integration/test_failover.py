@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import re
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +26,7 @@ import pytest
 from bench.load import LoadReport, run_load
 from tasklane_autoscaler.observe import backlog_client, read_queues
 from tasklane_contract.queues import ALL_QUEUES
+from tasklane_devstack.exporter import exporter_command, exporter_env, find_uv
 from tasklane_devstack.ports import free_port
 from tasklane_devstack.redis_sentinel import ReplicatedRedis
 from tests.support.polling import eventually, wait_for_status
@@ -259,3 +262,110 @@ def test_a_killed_sentinel_changes_nothing(group: ReplicatedRedis, stack: Sentin
     assert len(report.accepted) == report.sent
     assert report.all_succeeded, report.outcomes
     assert stack.all_running_as_started()
+
+
+def metric_total(text: str, name: str, task: str) -> float:
+    """The sum of a counter's samples for one task name, from Prometheus' text format."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") and f'name="{task}"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_celery_exporter_and_flower_follow_the_master(
+    group: ReplicatedRedis, tmp_path: Path
+) -> None:
+    """celery-exporter (its own Celery and kombu, sentinel URLs and transport options) and
+    Flower go on counting and listing the tasks run after a failover, without a restart."""
+    uv = find_uv()
+    assert uv, "uv runs celery-exporter in its own environment"
+    exporter_port, flower_port, api_port = free_port(), free_port(), free_port()
+    settings = group.settings().model_copy(update={"exporter_port": exporter_port})
+    env = group.settings_env()
+    api = start_api(env, tmp_path, api_port)
+    worker = start_worker(env, tmp_path)
+    exporter = subprocess.Popen(
+        exporter_command(uv, settings),
+        env={**os.environ, **exporter_env(settings)},
+        stdout=(tmp_path / "exporter.log").open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    flower = ServiceProcess(
+        "flower",
+        "tasklane_flower",
+        {**env, "FLOWER_BASIC_AUTH": "ops:pw"},
+        tmp_path,
+        f"--port={flower_port}",
+        "--address=127.0.0.1",
+    )
+
+    def exporter_counts(succeeded: float) -> bool:
+        try:
+            text = httpx.get(f"http://127.0.0.1:{exporter_port}/metrics", timeout=5).text
+        except httpx.HTTPError:
+            return False
+        return metric_total(text, "celery_task_succeeded_total", "text.process") >= succeeded
+
+    def flower_lists(task_id: str) -> bool:
+        try:
+            response = httpx.get(
+                f"http://127.0.0.1:{flower_port}/api/task/info/{task_id}", auth=("ops", "pw")
+            )
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200 and response.json().get("state") == "SUCCESS"
+
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=10) as http:
+
+            def accepted(data: str) -> httpx.Response | None:
+                response = http.post("/v1/tasks/text.process", json={"data": data})
+                return response if response.status_code == 202 else None
+
+            def run_one(data: str) -> str:
+                answer = eventually(lambda: accepted(data), timeout_s=BOUND_S, every_s=0.2)
+                task_id = str(answer.json()["id"])
+                wait_for_status(http, task_id, {"SUCCESS"}, timeout_s=60)
+                return task_id
+
+            # Both listen for the workers' events: wait until they see a task run.
+            eventually(lambda: flower_lists(run_one("before")), timeout_s=120, every_s=1)
+            eventually(lambda: exporter_counts(1), timeout_s=120, every_s=1)
+            seen_before = metric_total(
+                httpx.get(f"http://127.0.0.1:{exporter_port}/metrics").text,
+                "celery_task_succeeded_total",
+                "text.process",
+            )
+            old = group.master()
+            started = time.monotonic()
+            old.send_signal(signal.SIGKILL)
+            group.wait_for_new_master(old)
+            # Events are Redis pub/sub: those sent before a listener subscribed again are not
+            # delivered to it. Tasks keep running until each has seen one.
+            flower_s: float | None = None
+            exporter_s: float | None = None
+            while flower_s is None or exporter_s is None:
+                assert time.monotonic() - started < BOUND_S, (flower_s, exporter_s)
+                after = run_one("after")
+                time.sleep(1)
+                if flower_s is None and flower_lists(after):
+                    flower_s = time.monotonic() - started
+                if exporter_s is None and exporter_counts(seen_before + 1):
+                    exporter_s = time.monotonic() - started
+        print(
+            f"\nafter kill -9: Flower listed a new task {flower_s:.1f}s, celery-exporter "
+            f"counted one {exporter_s:.1f}s after the master died"
+        )
+        assert exporter.poll() is None and flower.process.poll() is None
+        queues = httpx.get(
+            f"http://127.0.0.1:{flower_port}/api/queues/length", auth=("ops", "pw"), timeout=10
+        )
+        assert queues.status_code == 200, queues.text  # Flower reads the new master's queues
+    finally:
+        exporter.terminate()
+        exporter.wait(20)
+        flower.stop()
+        worker.stop()
+        api.stop()

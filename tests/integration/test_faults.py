@@ -9,10 +9,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from kombu.connection import Connection
 from kombu.entity import Exchange
 from kombu.messaging import Producer
 
+from tasklane_api.celery_message import MessageBuilder
 from tasklane_devstack.ports import free_port
 from tasklane_devstack.redis_server import RedisServer
 from tests.conftest import Stack
@@ -148,3 +150,21 @@ def test_a_pickled_message_is_refused_and_never_run(stack: Stack, tmp_path: Path
     # ...having refused the pickle without loading it.
     eventually(lambda: "untrusted content" in stack.worker.log(), timeout_s=10)
     assert not marker.exists()
+
+
+def test_a_redelivered_copy_of_a_finished_task_is_not_run_again(
+    stack: Stack, client: httpx.Client, redis_client: redis.Redis
+) -> None:
+    """What a lost acknowledgement does (a Redis failover that kept the result but not the ack,
+    a worker gone between the two): the message comes again. The worker finds the stored
+    SUCCESS and acknowledges the copy without running the task or touching its result."""
+    answer = client.post("/v1/tasks/text.process", json={"data": "once"})
+    task_id = answer.json()["id"]
+    first = wait_for_status(client, task_id, {"SUCCESS"})
+    copy = MessageBuilder().task(task_id, "text.process", {"data": "once"}, "default")
+    redis_client.lpush("default", copy)
+    eventually(lambda: f"Task text.process[{task_id}] ignored" in stack.worker.log(), 20)
+    assert stack.worker.log().count(f"Task text.process[{task_id}] succeeded") == 1
+    assert client.get(f"/v1/tasks/{task_id}").json() == first  # the result is the first run's
+    assert redis_client.llen("default") == 0
+    eventually(lambda: not any(task_id in str(v) for v in redis_client.hvals("unacked")), 10)
