@@ -124,6 +124,52 @@ from tests.chart.render import CHART_DIR, render
             {"workers": [{"name": "a", "queues": ["default"], "autoscaling": {"mode": "keda"}}]},
             "list KEDA's operator .* in networkPolicy.redisFrom",
         ),
+        (
+            {"redis": {"architecture": "sentinel", "sentinel": {"quorum": 4}}},
+            r"redis.sentinel.quorum \(4\) is more than the sentinels there are",
+        ),
+        (
+            {"redis": {"architecture": "sentinel", "sentinel": {"minReplicasToWrite": 3}}},
+            r"redis.sentinel.minReplicasToWrite \(3\) needs more replicas than the 3 pods",
+        ),
+        ({"config": {"minReplicaAcks": 1}}, "the standalone Redis has no replica"),
+        (
+            {"redis": {"architecture": "sentinel"}, "config": {"minReplicaAcks": 3}},
+            r"config.minReplicaAcks \(3\) needs more replicas than the 3 pods",
+        ),
+        (
+            {"redis": {"enabled": False, "architecture": "sentinel"}},
+            "for your own sentinels set externalRedis.sentinel.addresses",
+        ),
+        (
+            {
+                "redis": {"enabled": False},
+                "externalRedis": {"existingSecret": "s", "sentinel": {"addresses": ["s:26379"]}},
+            },
+            "needs externalRedis.sentinel.masterName",
+        ),
+        (
+            {
+                "redis": {"enabled": False},
+                "externalRedis": {
+                    "url": "redis://r:6379/0",
+                    "existingSecret": "s",
+                    "sentinel": {"addresses": ["s:26379"], "masterName": "m"},
+                },
+            },
+            "the Sentinel form takes no URL",
+        ),
+        (
+            {"externalRedis": {"sentinel": {"addresses": ["s:26379"], "masterName": "m"}}},
+            "set redis.enabled=false to use your own sentinels",
+        ),
+        (
+            {
+                "redis": {"enabled": False},
+                "externalRedis": {"sentinel": {"addresses": ["s:26379"], "masterName": "m"}},
+            },
+            "set externalRedis.existingSecret",
+        ),
     ],
     ids=[
         "no-redis-at-all",
@@ -142,6 +188,15 @@ from tests.chart.render import CHART_DIR, render
         "stabilization-bound-below-window",
         "autoscaler-metrics-unreachable",
         "keda-cannot-reach-redis",
+        "quorum-above-sentinels",
+        "master-refusing-every-write",
+        "replica-acks-without-replicas",
+        "replica-acks-above-replicas",
+        "sentinel-architecture-without-redis",
+        "external-sentinel-without-master-name",
+        "external-sentinel-and-url",
+        "external-sentinel-with-in-chart-redis",
+        "external-sentinel-without-secret",
     ],
 )
 class TestCheckValues:

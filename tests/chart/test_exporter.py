@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tasklane_contract.queues import ALL_QUEUES
 from tests.chart.render import COMBINATIONS, Obj, containers, env_of, one, render
 
@@ -43,6 +45,25 @@ class TestExporterDeployment:
     def test_broker_url_for_an_external_redis(self) -> None:
         url = env_of(_container(COMBINATIONS["external-redis"]))["CE_BROKER_URL"]["value"]
         assert url == "rediss://:$(TASKLANE_REDIS_PASSWORD)@redis.example:6380/2"
+
+    def test_with_sentinels_one_url_per_sentinel_and_the_master_as_an_option(self) -> None:
+        container = _container(COMBINATIONS["redis-sentinel"])
+        env = env_of(container)
+        names = [e["name"] for e in container["env"]]
+        assert names.index("TASKLANE_REDIS_SENTINEL_PASSWORD") < names.index(
+            "CE_BROKER_TRANSPORT_OPTION"
+        )
+        urls = env["CE_BROKER_URL"]["value"].split(";")
+        assert urls == [
+            f"sentinel://:$(TASKLANE_REDIS_PASSWORD)@demo-tasklane-redis-{n}"
+            ".demo-tasklane-redis-headless.work.svc:26379/0"
+            for n in range(3)
+        ]
+        # celery-exporter splits the repeated option's variable on spaces, decodes JSON values.
+        options = dict(o.split("=", 1) for o in env["CE_BROKER_TRANSPORT_OPTION"]["value"].split())
+        assert options["master_name"] == "tasklane"
+        kwargs = json.loads(options["sentinel_kwargs"])
+        assert kwargs["password"] == "$(TASKLANE_REDIS_SENTINEL_PASSWORD)"
 
     def test_single_replica_so_events_are_counted_once(self) -> None:
         deployment = one(render(show_only=DEPLOYMENT), "Deployment")

@@ -187,6 +187,26 @@ class TestWorkerScaledObject:
         assert metadata["address"] == "redis.example:6379"
         assert (metadata["databaseIndex"], metadata["enableTLS"]) == ("0", "false")
 
+    def test_with_sentinels_kedas_redis_sentinel_trigger_asks_them(self) -> None:
+        values = {**_pool("keda"), "redis": {"architecture": "sentinel"}}
+        (scaled,) = _scaled_objects(values).values()
+        sentinels = ",".join(
+            f"demo-tasklane-redis-{n}.demo-tasklane-redis-headless.work.svc:26379" for n in range(3)
+        )
+        for trigger in scaled["spec"]["triggers"]:
+            assert trigger["type"] == "redis-sentinel"
+            metadata = trigger["metadata"]
+            assert metadata["addresses"] == sentinels
+            assert metadata["sentinelMaster"] == "tasklane"
+            assert "address" not in metadata
+        external = {**_pool("keda"), **COMBINATIONS["external-sentinel"]}
+        (scaled,) = _scaled_objects(external).values()
+        metadata = scaled["spec"]["triggers"][0]["metadata"]
+        assert metadata["addresses"] == (
+            "redis-node-0.redis-headless:26379,redis-node-1.redis-headless:26379"
+        )
+        assert (metadata["sentinelMaster"], metadata["databaseIndex"]) == ("mymaster", "2")
+
     def test_behavior_and_activation_from_values(self) -> None:
         scaled = _scaled_objects()["demo-tasklane-worker-reports"]["spec"]
         assert scaled["advanced"]["horizontalPodAutoscalerConfig"] == {
@@ -219,6 +239,21 @@ class TestWorkerTriggerAuthentication:
         assert auth["spec"]["secretTargetRef"] == [
             {"parameter": "password", "name": "redis-auth", "key": "password"}
         ]
+
+    def test_the_sentinels_password_too_with_sentinels(self) -> None:
+        values = {**_pool("keda"), "redis": {"architecture": "sentinel"}}
+        auth = one(render(values, show_only=TRIGGER_AUTHENTICATION), "TriggerAuthentication")
+        assert auth["spec"]["secretTargetRef"] == [
+            {"parameter": "password", "name": "demo-tasklane-redis", "key": "password"},
+            {"parameter": "sentinelPassword", "name": "demo-tasklane-redis", "key": "password"},
+        ]
+        external = {**_pool("keda"), **COMBINATIONS["external-sentinel"]}
+        auth = one(render(external, show_only=TRIGGER_AUTHENTICATION), "TriggerAuthentication")
+        assert auth["spec"]["secretTargetRef"][1] == {
+            "parameter": "sentinelPassword",
+            "name": "sentinel-auth",
+            "key": "password",
+        }
 
     def test_one_for_all_keda_pools_and_none_without(self) -> None:
         assert len(render(COMBINATIONS["autoscaling-keda"], show_only=TRIGGER_AUTHENTICATION)) == 1
