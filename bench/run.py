@@ -16,9 +16,10 @@ import httpx
 import redis
 
 from bench import wrk
-from bench.processes import Process
+from bench.processes import Process, python
 from bench.targets import TARGETS, Target
 from tasklane_devstack.ports import free_port
+from tasklane_devstack.redis_sentinel import ReplicatedRedis
 from tasklane_devstack.redis_server import RedisServer
 
 RESULT_KEY = "celery-task-meta-{}"
@@ -100,7 +101,7 @@ def worker_throughput(
         worker.stop()
 
 
-PARTS = ("enqueue", "status", "latency", "worker")
+PARTS = ("enqueue", "status", "latency", "worker", "replicated")
 
 
 def measure(
@@ -178,6 +179,35 @@ def measure_api(
     return figures
 
 
+def measure_replicated(work: Path, seconds: int, connections: int) -> dict[str, Any]:
+    """tasklane's enqueue when every 202 waits for a replica's acknowledgement: a master, two
+    replicas and three sentinels on this machine (tasklane_devstack.redis_sentinel), the API
+    finding the master through the sentinels, TASKLANE_REDIS_MIN_REPLICA_ACKS at its default of
+    one."""
+    logs = work / "tasklane-replicated"
+    logs.mkdir()
+    with ReplicatedRedis(logs / "redis") as group:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = group.settings_env() | {
+            "TASKLANE_LOG_LEVEL": "WARNING",
+            "TASKLANE_API_PORT": str(port),
+        }
+        api = Process("tasklane-replicated-api", python("-m", "tasklane_api"), env, logs)
+        try:
+            wait_http(api, f"{base}/docs")
+            enqueue = wrk.run(
+                f"{base}/v1/tasks/text.process",
+                work,
+                post=True,
+                seconds=seconds,
+                connections=connections,
+            )
+        finally:
+            api.stop()
+    return {"enqueue": enqueue}
+
+
 ROWS = (
     ("enqueue req/s", ("enqueue", "rps"), "higher"),
     ("enqueue p50 ms", ("enqueue", "p50_ms"), "lower"),
@@ -211,8 +241,29 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+REPLICATED_ROWS = ROWS[:3]
+
+
+def replicated_table(results: dict[str, dict[str, Any]]) -> str:
+    """tasklane's enqueue figures on one Redis beside those with a replica's acknowledgement."""
+    lines = [
+        "enqueue, each 202 acknowledged by a replica (TASKLANE_REDIS_MIN_REPLICA_ACKS=1):",
+        f"{'figure':<24}{'one Redis':>12}{'replicated':>12}{'ratio':>9}",
+    ]
+    for label, path, _better in REPLICATED_ROWS:
+        alone = lookup(results.get("tasklane", {}), path)
+        replicated = lookup(results["tasklane-replicated"], path)
+        ratio = replicated / alone if alone else float("nan")
+        lines.append(f"{label:<24}{alone:>12.1f}{replicated:>12.1f}{ratio:>8.2f}x")
+    refused = lookup(results["tasklane-replicated"], ("enqueue", "errors"))
+    lines.append(f"{'not 202 (503 refused)':<24}{'':>12}{refused:>12.0f}")
+    return "\n".join(lines)
+
+
 def targets_met(results: dict[str, dict[str, Any]]) -> dict[str, bool]:
     """Each target whose figures this run measured, and whether it is met."""
+    if "tasklane" not in results:
+        return {}
     ours, theirs = results["tasklane"], results["baseline"]
     met = {}
     if "enqueue" in ours:
@@ -248,16 +299,27 @@ def main() -> None:
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="tasklane-bench-") as work:
         for target in TARGETS:
+            if not parts & {"enqueue", "status", "latency", "worker"}:
+                break
             print(f"measuring {target.name}...", flush=True)
             results[target.name] = measure(
                 target, Path(work), options.seconds, options.connections, options.tasks, parts
+            )
+        if "replicated" in parts:
+            print("measuring tasklane with a replica's acknowledgement...", flush=True)
+            results["tasklane-replicated"] = measure_replicated(
+                Path(work), options.seconds, options.connections
             )
     met = targets_met(results)
     if parts == set(PARTS):
         OUTPUT.write_text(json.dumps({"results": results, "targets": met}, indent=2))
     print()
-    print(table(results))
-    print()
+    if "tasklane" in results:
+        print(table(results))
+        print()
+    if "tasklane-replicated" in results:
+        print(replicated_table(results))
+        print()
     for name, ok in met.items():
         print(f"  {'met' if ok else 'NOT met':<8} {name}")
     if parts == set(PARTS):
