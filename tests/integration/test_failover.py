@@ -118,21 +118,35 @@ def finish(thread: threading.Thread, reports: list[LoadReport]) -> LoadReport:
 
 def log_times(process: ServiceProcess, pattern: str) -> list[tuple[datetime, str]]:
     """(time, first group) of each log line matching `pattern` after the timestamp."""
+    return [(at, first) for at, first, _second in log_events(process, pattern)]
+
+
+def log_events(process: ServiceProcess, pattern: str) -> list[tuple[datetime, str, str]]:
+    """(time, first group, second group or "") of each log line matching `pattern`, in order."""
     found = []
     for match in re.finditer(LOG_TIME + ".*" + pattern, process.log(), re.MULTILINE):
-        found.append((datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f"), match[2]))
+        second = match[3] if match.re.groups >= 3 else ""
+        found.append((datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f"), match[2], second))
     return found
 
 
 def runs_by_task(workers: list[ServiceProcess]) -> dict[str, list[datetime]]:
-    """When each text.process task was received, one entry per delivery that ran it."""
+    """Each text.process task's runs, as when each was received: a delivery counts as a run
+    when the worker logged the task succeeded after receiving it (a delivery a worker gave
+    back unrun, as it does with what it holds when its connection drops, is none)."""
     runs: dict[str, list[datetime]] = {}
     for worker in workers:
-        succeeded = {i for _t, i in log_times(worker, r"text\.process\[([0-9a-f-]+)\] succeeded")}
-        for at, task_id in log_times(worker, r"text\.process\[([0-9a-f-]+)\] received"):
-            if task_id in succeeded:
-                runs.setdefault(task_id, []).append(at)
+        received: dict[str, datetime] = {}
+        for at, task_id, event in log_events(worker, r"text\.process\[([0-9a-f-]+)\] (\w+)"):
+            if event == "received":
+                received[task_id] = at
+            elif event == "succeeded" and task_id in received:
+                runs.setdefault(task_id, []).append(received.pop(task_id))
     return runs
+
+
+def received_at(workers: list[ServiceProcess]) -> list[datetime]:
+    return [t for w in workers for t, _id, _ in log_events(w, r"\[([0-9a-f-]+)\] (received)")]
 
 
 def run_twice(runs: dict[str, list[datetime]], failed_at: datetime) -> dict[str, str]:
@@ -153,6 +167,12 @@ def run_twice(runs: dict[str, list[datetime]], failed_at: datetime) -> dict[str,
 
 def beat_fired_at(beat: ServiceProcess) -> list[datetime]:
     return [t for t, _ in log_times(beat, r"Sending due task (cleanup-submitted-index)")]
+
+
+def first_after(times: list[datetime], moment: datetime) -> float:
+    """Seconds from `moment` to the first of `times` after it (nan if none)."""
+    later = [t for t in times if t > moment]
+    return (min(later) - moment).total_seconds() if later else float("nan")
 
 
 def test_killed_master_loses_no_accepted_task(group: ReplicatedRedis, stack: SentinelStack) -> None:
@@ -187,8 +207,10 @@ def test_killed_master_loses_no_accepted_task(group: ReplicatedRedis, stack: Sen
         f"\nkill -9 of the master: promoted after {promoted_s:.1f}s; sent {report.sent}, "
         f"accepted {len(report.accepted)}, refused {dict(report.rejected)}, lost {lost}, "
         f"run twice {len(twice)} {twice}; API refused for {report.longest_refusal_s():.1f}s; "
-        f"backlog read again after {backlog_s:.1f}s; beat fired {len(fired)} times, "
-        f"shortest gap {min(gaps, default=float('nan')):.1f}s"
+        f"workers took a task {first_after(received_at(stack.workers), failed_at):.1f}s, "
+        f"the backlog was read "
+        f"{backlog_s:.1f}s, beat fired {first_after(fired, failed_at):.1f}s after the kill; "
+        f"beat fired {len(fired)} times, shortest gap {min(gaps, default=float('nan')):.1f}s"
     )
     assert report.all_succeeded, report.outcomes
     assert lost == []
@@ -230,8 +252,11 @@ def test_isolated_master_comes_back_as_a_replica_and_nothing_it_took_counts(
         f"\nmaster stopped {demoted_s:.0f}s (promoted another after {promoted_s:.1f}s): sent "
         f"{report.sent}, accepted {len(report.accepted)}, refused {dict(report.rejected)}, "
         f"lost {len(lost)}, run twice {len(twice)} {twice}; "
-        f"API refused for {report.longest_refusal_s():.1f}s"
+        f"API refused for {report.longest_refusal_s():.1f}s; workers took a task "
+        f"{first_after(received_at(stack.workers), failed_at):.1f}s and beat fired "
+        f"{first_after(beat_fired_at(stack.beat), failed_at):.1f}s after the stop"
     )
+    assert [t for t in beat_fired_at(stack.beat) if t > failed_at], stack.beat.log()
     assert report.all_succeeded, report.outcomes
     assert lost == []
     assert set(report.rejected) <= {"503"}, report.rejected
