@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from celery.schedules import crontab
 
+from tasklane_beat.app import create_beat_app
 from tasklane_beat.schedule import (
     DEFAULT_SCHEDULE,
     ScheduledTask,
@@ -12,6 +13,7 @@ from tasklane_beat.schedule import (
     celery_beat_schedule,
     effective_schedule,
 )
+from tasklane_contract.settings import Settings
 
 
 def test_defaults_apply_without_overrides() -> None:
@@ -51,3 +53,18 @@ def test_bad_timings_are_refused(every: float | str) -> None:
 def test_task_must_be_in_the_catalog() -> None:
     with pytest.raises(ScheduleError, match="catalog"):
         celery_beat_schedule({"a": ScheduledTask("no.such.task", 10)})
+
+
+def test_beat_shows_where_redis_is_without_any_password() -> None:
+    settings = Settings(
+        redis_url="redis://any/0",
+        redis_password="s3cret",
+        redis_sentinels="s0:26379,s1:26379",
+        redis_master_name="tasklane",
+    )
+    app = create_beat_app(settings)
+    banner_url = app.conf.redbeat_redis_url
+    assert "s3cret" not in banner_url and "s0:26379,s1:26379" in banner_url
+    # redbeat is handed the contract's client (following the master), not left to make its own.
+    assert app.redbeat_redis.connection_pool.service_name == "tasklane"
+    app.close()

@@ -7,7 +7,7 @@ from celery import Celery
 from tasklane_beat.schedule import celery_beat_schedule, effective_schedule
 from tasklane_beat.scheduler import CONF_KEY, OutageTolerantScheduler
 from tasklane_contract.celery_config import create_celery_app
-from tasklane_contract.redis_clients import celery_url, redis_client
+from tasklane_contract.redis_clients import redis_client
 from tasklane_contract.settings import Settings
 
 # Beat wakes at least this often; the lock holder renews its lock on every wake-up. While Redis
@@ -28,7 +28,9 @@ def create_beat_app(settings: Settings) -> Celery:
         beat_max_loop_interval=MAX_LOOP_INTERVAL_S,
         redbeat_key_prefix="tasklane:beat",
         redbeat_lock_timeout=LOCK_TIMEOUT_S,
-        redbeat_redis_url=celery_url(settings),  # shown in beat's banner (without password)
+        # Only shown in beat's banner: redbeat's client is the one set below.
+        redbeat_redis_url=settings.redis_display,
+        redbeat_redis_options={},
     )
     # redbeat's client, made by the contract like every other: Redis itself, or the master the
     # sentinels name (asked again at each connection). redbeat uses a client already on the
