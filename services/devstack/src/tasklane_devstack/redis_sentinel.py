@@ -8,20 +8,23 @@ while no replica follows it (min-replicas-to-write 1)."""
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import TypeVar
 
 import redis
 
 from tasklane_contract.settings import Settings
 from tasklane_devstack.ports import free_port
-from tasklane_devstack.redis_server import RedisServer, find_redis_server
+from tasklane_devstack.redis_server import (
+    RedisServer,
+    ServerProcess,
+    StartedInWith,
+    find_redis_server,
+)
 
 T = TypeVar("T")
 HOST = "127.0.0.1"
@@ -41,7 +44,7 @@ def _eventually(probe: Callable[[], T | None], timeout_s: float, what: str) -> T
         time.sleep(0.05)
 
 
-class SentinelServer:
+class SentinelServer(ServerProcess):
     """`redis-server <config> --sentinel`; the config file is the sentinel's own to rewrite."""
 
     def __init__(self, port: int, data_dir: Path, binary: Path) -> None:
@@ -50,7 +53,7 @@ class SentinelServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config_path = data_dir / "sentinel.conf"
         self.binary = binary
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process = None
 
     def start(self, config: str) -> None:
         self.config_path.write_text(config)
@@ -61,25 +64,8 @@ class SentinelServer:
             stderr=subprocess.STDOUT,
         )
 
-    def send_signal(self, signum: int) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signum)
-            if signum == signal.SIGKILL:
-                self.process.wait()
 
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGCONT)
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-class ReplicatedRedis:
+class ReplicatedRedis(StartedInWith):
     """A master, `replicas` replicas following it and `sentinels` sentinels (quorum: a
     majority). `nodes[0]` starts as the master; after a failover ask `master()`."""
 
@@ -262,17 +248,6 @@ class ReplicatedRedis:
             node.stop()
         if self._own_dir:
             shutil.rmtree(self.base_dir, ignore_errors=True)
-
-    def __enter__(self) -> ReplicatedRedis:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.cleanup()
 
 
 def _alive(process: subprocess.Popen[bytes] | None) -> bool:

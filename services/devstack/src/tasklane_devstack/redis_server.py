@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import redis
 
@@ -133,7 +134,52 @@ def _start_errors(log: str) -> list[str]:
     ]
 
 
-class RedisServer:
+class StartedInWith:
+    """`with` starts it (`start`, returning it) and cleans up after (`cleanup`)."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def cleanup(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.cleanup()
+
+
+class ServerProcess:
+    """A server process this module started: signalled as a test needs, stopped for sure."""
+
+    process: subprocess.Popen[bytes] | None = None
+
+    def send_signal(self, signum: int) -> None:
+        """SIGKILL: the server dies; SIGSTOP/SIGCONT: it stops answering, then comes back."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signum)
+            if signum == signal.SIGKILL:
+                self.process.wait()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGCONT)  # a paused server cannot stop
+        self.process.terminate()
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class RedisServer(ServerProcess, StartedInWith):
     """A Redis server process on 127.0.0.1:`port`, its files in `data_dir`.
 
     `appendonly` turns on AOF persistence (as the chart configures it), so a restart on the
@@ -162,7 +208,7 @@ class RedisServer:
         self.binary = binary or find_redis_server(self.data_dir)
         self.appendfsync = appendfsync
         self.extra_args = list(extra_args)
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process = None
 
     @property
     def url(self) -> str:
@@ -235,36 +281,7 @@ class RedisServer:
             )
         return message
 
-    def stop(self, timeout_s: float = 10.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGCONT)  # a paused server cannot stop
-        self.process.terminate()
-        try:
-            self.process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-    def send_signal(self, signum: int) -> None:
-        """SIGKILL: the node dies; SIGSTOP/SIGCONT: it stops answering, then comes back."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signum)
-            if signum == signal.SIGKILL:
-                self.process.wait()
-
     def cleanup(self) -> None:
         self.stop()
         if self._own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
-
-    def __enter__(self) -> RedisServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.cleanup()
