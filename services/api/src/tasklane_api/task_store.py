@@ -49,7 +49,7 @@ if KEYS[4] then
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
-redis.call('LPUSH', KEYS[3], ARGV[5])
+redis.call('LPUSH', KEYS[3], ARGV[5])  -- priority 0 lives in the queue's bare list
 redis.call('PUBLISH', ARGV[6], ARGV[7])
 return false
 """
