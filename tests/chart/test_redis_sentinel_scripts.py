@@ -165,6 +165,23 @@ def role_of(pod: Pod) -> str | None:
         return None
 
 
+def written(client: redis.Redis, value: str) -> bool:
+    """Whether the write went through: a new master refuses writes (NOREPLICAS) until a replica
+    follows it, and clients keep asking the sentinels until then."""
+    try:
+        return bool(client.set("kept", value))
+    except redis.RedisError:
+        return False
+
+
+def kept(client: redis.Redis) -> bytes | str | None:
+    """The value written, once a master answers (None while the clients are between two)."""
+    try:
+        return client.get("kept")
+    except redis.RedisError:
+        return None
+
+
 def test_the_rendered_pods_elect_follow_and_fail_over(pods: list[Pod]) -> None:
     # A first install: nothing known, pod 0 is the master and the others follow it.
     for pod in pods:
@@ -172,7 +189,7 @@ def test_the_rendered_pods_elect_follow_and_fail_over(pods: list[Pod]) -> None:
     assert eventually(lambda: sentinels_agree(pods), timeout_s=60, every_s=0.5) == ADDRESSES[0]
     assert [role_of(p) for p in pods] == ["master", "slave", "slave"]
     client = redis_client(settings(pods), socket_timeout=2)
-    client.set("kept", "before the failover")
+    eventually(lambda: written(client, "before the failover"), timeout_s=30)
     # Every node writes an append-only file; a master alone refuses writes.
     with pods[1].redis() as replica:
         assert replica.config_get("appendonly") == {"appendonly": "yes"}
@@ -185,7 +202,7 @@ def test_the_rendered_pods_elect_follow_and_fail_over(pods: list[Pod]) -> None:
         timeout_s=60,
         every_s=0.5,
     )
-    assert eventually(lambda: client.get("kept") == b"before the failover", timeout_s=30)
+    assert eventually(lambda: kept(client) == b"before the failover", timeout_s=30)
 
     # Pod 0 comes back: it asks the sentinels, and follows the promoted master.
     pods[0].start()
@@ -200,7 +217,7 @@ def test_the_rendered_pods_elect_follow_and_fail_over(pods: list[Pod]) -> None:
     handed_to = eventually(
         lambda: (m := sentinels_agree(pods)) and m != promoted and m, timeout_s=60, every_s=0.5
     )
-    client.set("kept", "after the handover")
+    eventually(lambda: written(client, "after the handover"), timeout_s=30)
 
     # The master's pod stops first, and the others fail over before they stop too: the pods
     # last knew different masters. All start at once: the sentinels agree again on the master
@@ -213,12 +230,12 @@ def test_the_rendered_pods_elect_follow_and_fail_over(pods: list[Pod]) -> None:
         timeout_s=60,
         every_s=0.5,
     )
-    eventually(lambda: client.set("kept", "after the last failover"), timeout_s=30)
+    eventually(lambda: written(client, "after the last failover"), timeout_s=30)
     for pod in others:
         pod.stop()
     for pod in pods:
         pod.start()
     assert eventually(lambda: sentinels_agree(pods), timeout_s=120, every_s=0.5) == latest
     eventually(lambda: old.replication().get("master_host") == latest, timeout_s=60)
-    assert eventually(lambda: client.get("kept") == b"after the last failover", timeout_s=30)
+    assert eventually(lambda: kept(client) == b"after the last failover", timeout_s=30)
     client.close()
