@@ -284,7 +284,7 @@ def test_envelope_of_a_kombu_message(app: Celery, client: redis.Redis) -> None:
 @pytest.fixture
 def keeper(fresh_redis: RedisServer) -> Iterator[LeaseKeeper]:
     """This process as a worker: its consuming channels reserve under a leased holder id."""
-    keeper = LeaseKeeper(fresh_redis.url, lease_s=30, node="test@host")
+    keeper = LeaseKeeper(Settings(redis_url=fresh_redis.url), lease_s=30, node="test@host")
     leases.install(keeper)
     yield keeper
     leases.install(None)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from tasklane_contract.leases import LeaseKeeper
 from tasklane_contract.reservations import reserve_popped_script
+from tasklane_contract.settings import Settings
 from tasklane_worker.reclaim import may_sweep
 from tasklane_worker.shutdown import unfinished_pids
 
@@ -28,7 +29,7 @@ def test_the_deadline_ends_only_processes_whose_task_is_unfinished() -> None:
 
 
 def test_a_worker_sweeps_only_after_a_lease_of_unbroken_renewals_on_a_redis_up_that_long() -> None:
-    keeper = LeaseKeeper("redis://127.0.0.1:1/0", lease_s=10, node="w@h")
+    keeper = LeaseKeeper(Settings(redis_url="redis://127.0.0.1:1/0"), lease_s=10, node="w@h")
     assert not may_sweep(keeper, redis_uptime_s=3600)  # never renewed yet
     keeper._held_since = 0.0  # renewing without a break since long ago
     assert may_sweep(keeper, redis_uptime_s=3600)

@@ -19,11 +19,12 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 import redis
 
+from tasklane_contract.redis_clients import redis_client
 from tasklane_contract.reservations import lease_key, worker_holder
+from tasklane_contract.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -33,21 +34,21 @@ RENEWALS_PER_LEASE = 5
 
 
 class LeaseKeeper:
-    def __init__(self, redis_url: str, lease_s: float, node: str, **redis_options: Any) -> None:
+    def __init__(self, settings: Settings, lease_s: float, node: str) -> None:
         self.lease_s = lease_s
         self.lease_ms = max(1, int(lease_s * 1000))
         self.interval_s = lease_s / RENEWALS_PER_LEASE
         self.node = node
         timeout = max(0.1, lease_s / 10)
         # A client of its own with short timeouts: a renewal never waits longer than a tenth
-        # of a lease, and no silent retry hides a failed one.
-        self.client = redis.Redis.from_url(
-            redis_url,
+        # of a lease, and no silent retry hides a failed one. With sentinels, of the master
+        # they name, asked again at each connection.
+        self.client = redis_client(
+            settings,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             socket_keepalive=True,
             retry=None,
-            **redis_options,
         )
         self._holders: set[str] = set()
         self._lock = threading.Lock()

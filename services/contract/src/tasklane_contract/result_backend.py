@@ -181,7 +181,6 @@ class RedisResultBackend(RedisBackend):  # type: ignore[misc]
         return int(self._store_script(keys=keys, args=args))
 
 
-
 class SentinelResultBackend(RedisResultBackend, SentinelBackend):  # type: ignore[misc]
     """The same writes, on the master the sentinels name: Celery's sentinel backend asks them
     at each new connection (`sentinel://` URLs, `master_name` and `sentinel_kwargs` in
@@ -190,6 +189,7 @@ class SentinelResultBackend(RedisResultBackend, SentinelBackend):  # type: ignor
 
     def _get_pool(self, **params: Any) -> Any:
         return super()._get_pool(**{**params, "connection_class": MasterConnection})
+
 
 def in_task_process() -> bool:
     """A worker's task process, which may wait for Redis: the task is done and its message is

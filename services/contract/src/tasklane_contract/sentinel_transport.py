@@ -40,6 +40,12 @@ class SentinelChannel(Channel, kombu_redis.SentinelChannel):
 
     # A master cut off from its replicas is left as a demoted one is (redis_clients).
     connection_class = MasterConnection
+    # Both parents' transport options: tasklane's own and kombu's master_name, sentinel_kwargs.
+    from_transport_options = tuple(  # type: ignore[assignment]
+        dict.fromkeys(
+            Channel.from_transport_options + kombu_redis.SentinelChannel.from_transport_options
+        )
+    )
 
 
 class SentinelTransport(Transport):

@@ -27,7 +27,7 @@ def create_worker_app(settings: Settings) -> Celery:
     app.conf.worker_consumer = "tasklane_worker.consumer:Consumer"
     for name, spec in CATALOG.items():
         register_task(app, spec, IMPLEMENTATIONS[name], settings)
-    app.conf[lease_step.CONF_KEY] = (settings.worker_lease_s, settings.result_expires_s)
+    app.conf[lease_step.CONF_KEY] = settings  # the lease and its Redis client (lease_step)
     app.steps["worker"].add(lease_step.Lease)
     app.conf[shutdown.CONF_KEY] = settings.shutdown_timeout_s
     app.steps["worker"].add(shutdown.HandBackOnStop)

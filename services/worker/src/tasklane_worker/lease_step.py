@@ -8,20 +8,21 @@ from celery import bootsteps, signals
 
 from tasklane_contract import leases
 from tasklane_contract.leases import LeaseKeeper
+from tasklane_contract.settings import Settings
 from tasklane_worker.reclaim import ReclaimSweep
 
-CONF_KEY = "tasklane_lease"  # where the worker app tells the step (lease seconds, marker seconds)
+CONF_KEY = "tasklane_lease"  # where the worker app gives the step its settings
 
 
 class Lease(bootsteps.StartStopStep):  # type: ignore[misc]
     def __init__(self, worker: Any, **kwargs: Any) -> None:
         super().__init__(worker, **kwargs)
         app = worker.app
-        lease_s, marker_s = app.conf[CONF_KEY]
+        settings: Settings = app.conf[CONF_KEY]
         # Made before the pool forks, so task processes know the keeper exists; only this
         # process's thread renews.
-        self.keeper = LeaseKeeper(app.conf.broker_url, lease_s, worker.hostname)
-        self.keeper.on_tick = ReclaimSweep(app, marker_s)
+        self.keeper = LeaseKeeper(settings, settings.worker_lease_s, worker.hostname)
+        self.keeper.on_tick = ReclaimSweep(app, settings.result_expires_s)
         leases.install(self.keeper)
         signals.worker_shutdown.connect(self._on_worker_shutdown, weak=False)
 
