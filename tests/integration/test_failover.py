@@ -50,8 +50,6 @@ class SentinelStack:
     def __init__(self, group: ReplicatedRedis, log_dir: Path) -> None:
         self.env = group.settings_env() | {
             "TASKLANE_WORKER_CONCURRENCY": "4",
-            # A task reserved from the old master comes back after this long (at least once).
-            "TASKLANE_VISIBILITY_TIMEOUT_S": "15",
             "TASKLANE_BEAT_SCHEDULE": json.dumps({"cleanup-submitted-index": BEAT_EVERY_S}),
         }
         self.settings = group.settings()
