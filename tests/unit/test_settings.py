@@ -104,9 +104,9 @@ def test_the_sentinel_form_names_the_sentinels_and_the_master(
 def test_the_sentinel_form_refuses_what_cannot_work() -> None:
     with pytest.raises(ValidationError, match="TASKLANE_REDIS_MASTER_NAME"):
         Settings(redis_sentinels="sentinel:26379")
-    with pytest.raises(ValidationError, match="is not host:port"):
+    with pytest.raises(ValidationError, match="every sentinel must be host:port"):
         Settings(redis_sentinels="sentinel", redis_master_name="m")
-    with pytest.raises(ValidationError, match="is not host:port"):
+    with pytest.raises(ValidationError, match="every sentinel must be host:port"):
         Settings(redis_sentinels="sentinel:99999", redis_master_name="m")
     with pytest.raises(ValidationError, match="TLS and sockets"):
         Settings(redis_sentinels="s:26379", redis_master_name="m", redis_url="rediss://x/0")

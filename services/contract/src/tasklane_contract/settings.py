@@ -162,7 +162,7 @@ class Settings(ServiceLinkProofSettings):
         for address in value:
             _host, _, port = address.rpartition(":")
             if not _host or not port.isdigit() or not 0 < int(port) < 65536:
-                raise ValueError(f"{address!r} is not host:port")
+                raise ValueError("every sentinel must be host:port, the port a number below 65536")
         return value
 
     @model_validator(mode="after")
