@@ -353,9 +353,28 @@ def test_celery_exporter_and_flower_follow_the_master(
                 wait_for_status(http, task_id, {"SUCCESS"}, timeout_s=60)
                 return task_id
 
-            # Both listen for the workers' events: wait until they see a task run.
-            eventually(lambda: flower_lists(run_one("before")), timeout_s=120, every_s=1)
-            eventually(lambda: exporter_counts(1), timeout_s=120, every_s=1)
+            def until_both_see_one(since: float, seen_before: float) -> tuple[float, float]:
+                """Seconds from `since` until Flower listed, and celery-exporter counted, a
+                task run now. Events are Redis pub/sub: those sent before a listener
+                subscribed (again) never reach it. So a task runs, each listener has a few
+                seconds to show it, and another runs until both have."""
+                flower_s: float | None = None
+                exporter_s: float | None = None
+                while flower_s is None or exporter_s is None:
+                    assert time.monotonic() - since < 120, (flower_s, exporter_s)
+                    task_id = run_one("listened")
+                    looking_until = time.monotonic() + 3
+                    while time.monotonic() < looking_until:
+                        if flower_s is None and flower_lists(task_id):
+                            flower_s = time.monotonic() - since
+                        if exporter_s is None and exporter_counts(seen_before + 1):
+                            exporter_s = time.monotonic() - since
+                        if flower_s is not None and exporter_s is not None:
+                            break
+                        time.sleep(0.2)
+                return flower_s, exporter_s
+
+            until_both_see_one(time.monotonic(), 0)
             seen_before = metric_total(
                 httpx.get(f"http://127.0.0.1:{exporter_port}/metrics").text,
                 "celery_task_succeeded_total",
@@ -365,18 +384,7 @@ def test_celery_exporter_and_flower_follow_the_master(
             started = time.monotonic()
             old.send_signal(signal.SIGKILL)
             group.wait_for_new_master(old)
-            # Events are Redis pub/sub: those sent before a listener subscribed again are not
-            # delivered to it. Tasks keep running until each has seen one.
-            flower_s: float | None = None
-            exporter_s: float | None = None
-            while flower_s is None or exporter_s is None:
-                assert time.monotonic() - started < BOUND_S, (flower_s, exporter_s)
-                after = run_one("after")
-                time.sleep(1)
-                if flower_s is None and flower_lists(after):
-                    flower_s = time.monotonic() - started
-                if exporter_s is None and exporter_counts(seen_before + 1):
-                    exporter_s = time.monotonic() - started
+            flower_s, exporter_s = until_both_see_one(started, seen_before)
         print(
             f"\nafter kill -9: Flower listed a new task {flower_s:.1f}s, celery-exporter "
             f"counted one {exporter_s:.1f}s after the master died"
