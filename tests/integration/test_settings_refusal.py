@@ -22,17 +22,28 @@ SECRETS = {
     "TASKLANE_REDIS_PASSWORD": "s3cretPW",
     "TASKLANE_API_KEYS": "supersecretkey,otherkey42",
     "TASKLANE_FLOWER_BASIC_AUTH": "admin:flowersecret9",
+    "TASKLANE_REDIS_SENTINEL_PASSWORD": "sentinelsecret5",
     # Production: every unsafe-default check runs and passes, so the one invalid value is the
     # only refusal; the URL carries a password of its own.
     "TASKLANE_ENVIRONMENT": "production",
     "TASKLANE_REDIS_URL": "redis://:urlsecret77@127.0.0.1:1/0",
 }
-SECRET_VALUES = ("s3cretPW", "supersecretkey", "otherkey42", "urlsecret77", "flowersecret9")
+SECRET_VALUES = (
+    "s3cretPW",
+    "supersecretkey",
+    "otherkey42",
+    "urlsecret77",
+    "flowersecret9",
+    "sentinelsecret5",
+)
 
 # One invalid value for every setting that can be invalid.
 INVALID = {
     "environment": "staging",
     "redis_url": "http://:urlsecret77@127.0.0.1:1/0",
+    "redis_sentinels": "sentinel-0",
+    "redis_min_replica_acks": "-1",
+    "redis_replica_ack_timeout_s": "0",
     "api_port": "notaport",
     "rate_limit_per_minute": "-1",
     "worker_concurrency": "0",
@@ -55,6 +66,8 @@ INVALID = {
 # the worker itself, naming the queue).
 FREE_FORM = {
     "redis_password",
+    "redis_master_name",
+    "redis_sentinel_password",
     "api_host",
     "api_keys",
     "worker_queues",
@@ -96,6 +109,14 @@ def cases() -> list[Case]:
         no_password = {**without_url, "TASKLANE_REDIS_URL": "redis://127.0.0.1:1/0"}
         del no_password["TASKLANE_REDIS_PASSWORD"]
         found.append(Case(module, "TASKLANE_REDIS_PASSWORD", no_password))
+        sentinels = {**SECRETS, "TASKLANE_REDIS_SENTINELS": "127.0.0.1:1,127.0.0.1:2"}
+        found.append(Case(module, "TASKLANE_REDIS_MASTER_NAME", sentinels))
+        slow_acks = {
+            **sentinels,
+            "TASKLANE_REDIS_MASTER_NAME": "tasklane",
+            "TASKLANE_REDIS_REPLICA_ACK_TIMEOUT_S": "60",
+        }
+        found.append(Case(module, "TASKLANE_REDIS_REPLICA_ACK_TIMEOUT_S", slow_acks))
     for field, value in AUTOSCALER_INVALID.items():
         variable = f"TASKLANE_AUTOSCALER_{field.upper()}"
         found.append(Case("tasklane_autoscaler", variable, {**SECRETS, variable: value}))
