@@ -155,7 +155,7 @@ Sentinel it names the master and gives the database: the sentinels give the addr
 {{- if include "tasklane.redisSentinelMode" . }}
 {{- printf "redis://%s/%s" (include "tasklane.redisMasterName" .) (include "tasklane.redisDatabase" .) }}
 {{- else if .Values.redis.enabled }}
-{{- printf "redis://%s:6379/0" (include "tasklane.redisName" .) }}
+{{- printf "redis://%s:6379/%s" (include "tasklane.redisName" .) (include "tasklane.redisDatabase" .) }}
 {{- else }}
 {{- .Values.externalRedis.url }}
 {{- end }}
@@ -171,7 +171,7 @@ Sentinel, "sentinels" (comma separated) and "masterName" instead of the address.
 {{- $sentinels := include "tasklane.redisSentinels" . | fromJsonArray }}
 {{- dict "sentinels" (join "," $sentinels) "masterName" (include "tasklane.redisMasterName" .) "database" (include "tasklane.redisDatabase" .) "tls" false | toJson }}
 {{- else if .Values.redis.enabled }}
-{{- dict "address" (printf "%s.%s.svc:6379" (include "tasklane.redisName" .) .Release.Namespace) "database" "0" "tls" false | toJson }}
+{{- dict "address" (printf "%s.%s.svc:6379" (include "tasklane.redisName" .) .Release.Namespace) "database" (include "tasklane.redisDatabase" .) "tls" false | toJson }}
 {{- else }}
 {{- $url := urlParse .Values.externalRedis.url }}
 {{- $address := ternary $url.host (printf "%s:6379" $url.host) (contains ":" $url.host) }}

@@ -25,8 +25,6 @@ class NotReplicated(Exception):
             f"{acknowledged} of the {required} replica(s) required acknowledged the submission "
             f"within {timeout_s:g}s"
         )
-        self.acknowledged = acknowledged
-        self.required = required
 
 
 class ReplicatedScript:
@@ -36,17 +34,18 @@ class ReplicatedScript:
         self, client: aioredis.Redis, source: str, replicas: int, timeout_s: float
     ) -> None:
         self.client = client
-        self.source = source
         self.replicas = replicas
         self.timeout_s = timeout_s
-        self.digest = client.register_script(source).sha
+        self.script = client.register_script(source)
 
     async def __call__(self, keys: list[str], args: list[Any]) -> Any:
-        command = ("EVALSHA", self.digest, len(keys), *keys, *args)
+        if not self.replicas:
+            return await self.script(keys=keys, args=args)
+        command = ("EVALSHA", self.script.sha, len(keys), *keys, *args)
         try:
             return await self._run(command)
         except NoScriptError:  # a restarted or promoted Redis has no scripts cached
-            await self.client.script_load(self.source)
+            await self.client.script_load(self.script.script)
             return await self._run(command)
 
     async def _run(self, command: tuple[Any, ...]) -> Any:
@@ -68,9 +67,6 @@ class ReplicatedScript:
     async def _send(
         self, connection: AbstractConnection, command: tuple[Any, ...]
     ) -> tuple[Any, int]:
-        if not self.replicas:
-            await connection.send_command(*command)
-            return await connection.read_response(), 0
         wait = ("WAIT", self.replicas, max(1, round(self.timeout_s * 1000)))
         await connection.send_packed_command(connection.pack_commands([command, wait]))
         try:

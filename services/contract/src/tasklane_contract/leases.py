@@ -15,6 +15,7 @@ reservations (after a Redis outage, every lease looks expired until its worker r
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import threading
 import time
@@ -61,7 +62,7 @@ class LeaseKeeper:
     # --- for channels -------------------------------------------------------------------
     def new_holder(self) -> str:
         """A fresh holder id with its lease taken (raises a Redis error if Redis is away)."""
-        holder = worker_holder(self.node, _pid(), secrets.token_hex(4))
+        holder = worker_holder(self.node, os.getpid(), secrets.token_hex(4))
         self.client.set(lease_key(holder), "1", px=self.lease_ms)
         with self._lock:
             self._holders.add(holder)
@@ -137,12 +138,6 @@ class LeaseKeeper:
             return
         if lapsed or self._held_since is None:
             self._held_since = time.monotonic()
-
-
-def _pid() -> int:
-    import os
-
-    return os.getpid()
 
 
 # The keeper of this process, installed by the worker; None elsewhere (API, beat, tests that

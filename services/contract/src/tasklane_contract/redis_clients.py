@@ -101,13 +101,8 @@ def redis_client(settings: Settings, **options: Any) -> redis.Redis:
     """A redis-py client of the master; `options` are connection options (socket_timeout...)."""
     if not settings.redis_sentinels:
         return redis.Redis.from_url(settings.broker_url, **options)
-    sentinels = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
-        sentinel_addresses(settings),
-        sentinel_kwargs=sentinel_kwargs(settings),
-        **master_params(settings),
-    )
-    client: redis.Redis = sentinels.master_for(  # type: ignore[no-untyped-call]
-        str(settings.redis_master_name), connection_class=MasterConnection, **options
+    client: redis.Redis = _master_for(
+        settings, redis.sentinel.Sentinel, MasterConnection, **options
     )
     return client
 
@@ -116,15 +111,24 @@ def async_redis_client(settings: Settings, **options: Any) -> redis.asyncio.Redi
     """`redis_client` for asyncio callers (the API)."""
     if not settings.redis_sentinels:
         return redis.asyncio.Redis.from_url(settings.broker_url, **options)
-    sentinels = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+    client: redis.asyncio.Redis = _master_for(
+        settings, redis.asyncio.sentinel.Sentinel, AsyncMasterConnection, **options
+    )
+    return client
+
+
+def _master_for(
+    settings: Settings, sentinel_class: Any, connection_class: type, **options: Any
+) -> Any:
+    """A client of the master the sentinels name, of redis-py's sync or asyncio kind."""
+    sentinels = sentinel_class(
         sentinel_addresses(settings),
         sentinel_kwargs=sentinel_kwargs(settings),
         **master_params(settings),
     )
-    client: redis.asyncio.Redis = sentinels.master_for(
-        str(settings.redis_master_name), connection_class=AsyncMasterConnection, **options
+    return sentinels.master_for(
+        str(settings.redis_master_name), connection_class=connection_class, **options
     )
-    return client
 
 
 def celery_url(settings: Settings) -> str:

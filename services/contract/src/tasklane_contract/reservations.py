@@ -71,13 +71,18 @@ def reserved_entry(raw: bytes, exchange: str, routing_key: str) -> tuple[bytes, 
     return entry, len(raw)
 
 
-# Lua shared by the scripts below. KEYS[1] holders hash, KEYS[2] unacked, KEYS[3] unacked index.
-_COMMON = (
-    f"local REVOKED_PREFIX = '{REVOKED_KEY_PREFIX}'\n"
-    + r"""
+# Lua: the holder a holders-hash record (holder_record) names.
+HOLDER_OF_FUNCTION = r"""
 local function holder_of(record)
     return string.sub(record, 1, string.find(record, '\n', 1, true) - 1)
 end
+"""
+
+# Lua shared by the scripts below. KEYS[1] holders hash, KEYS[2] unacked, KEYS[3] unacked index.
+_COMMON = (
+    f"local REVOKED_PREFIX = '{REVOKED_KEY_PREFIX}'\n"
+    + HOLDER_OF_FUNCTION
+    + r"""
 
 local function queue_of(list)
     local at = string.find(list, '\6\22', 1, true)
@@ -215,13 +220,14 @@ return result
 # Lua: acknowledge the tags ARGV[first..last] for `holder`, unless another holder holds a tag
 # now (it was given away while this one was frozen or cut off). Deletions only, which Redis
 # allows while it is out of memory.
-ACKNOWLEDGE_FUNCTION = r"""
+ACKNOWLEDGE_FUNCTION = (
+    HOLDER_OF_FUNCTION
+    + r"""
 local function acknowledge(unacked, index, holders, holder, first, last)
     for i = first, last do
         local tag = ARGV[i]
         local record = redis.call('HGET', holders, tag)
-        if not record
-            or string.sub(record, 1, string.find(record, '\n', 1, true) - 1) == holder then
+        if not record or holder_of(record) == holder then
             redis.call('ZREM', index, tag)
             redis.call('HDEL', unacked, tag)
             if record then redis.call('HDEL', holders, tag) end
@@ -229,6 +235,7 @@ local function acknowledge(unacked, index, holders, holder, first, last)
     end
 end
 """
+)
 
 # KEYS: holders, unacked, unacked index. ARGV: holder ('' for a consumer without one), then
 # the tags to acknowledge.

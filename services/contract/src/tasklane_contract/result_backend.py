@@ -36,7 +36,7 @@ from redis.exceptions import OutOfMemoryError
 
 from tasklane_contract.records import PROGRESS_STATE
 from tasklane_contract.redis_clients import MasterConnection
-from tasklane_contract.reservations import HOLDER_PROPERTY, HOLDERS_KEY
+from tasklane_contract.reservations import HOLDER_OF_FUNCTION, HOLDER_PROPERTY, HOLDERS_KEY
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +47,15 @@ log = logging.getLogger(__name__)
 # Returns STORED, KEPT_SUCCESS, FORBIDDEN, or NOT_HELD when another consumer holds the task's
 # message now (this run's worker was frozen or cut off past its lease and the task was given
 # to another): the run that holds the message is the one that writes.
-STORE_UNLESS_SUCCEEDED = """
+STORE_UNLESS_SUCCEEDED = (
+    HOLDER_OF_FUNCTION
+    + """
 if KEYS[2] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then
   return -1
 end
 if KEYS[3] then
   local record = redis.call('HGET', KEYS[3], ARGV[3])
-  if record and string.sub(record, 1, string.find(record, '\\n', 1, true) - 1) ~= ARGV[4] then
+  if record and holder_of(record) ~= ARGV[4] then
     return -2
   end
 end
@@ -73,6 +75,7 @@ end
 redis.call('PUBLISH', KEYS[1], ARGV[1])
 return 1
 """
+)
 STORED, KEPT_SUCCESS, FORBIDDEN, NOT_HELD = 1, 0, -1, -2
 DROPPED = 2  # not stored: Redis refused it and this process does not wait
 # States a worker does without while Redis is out of memory: the final state supersedes them.

@@ -24,16 +24,15 @@ def create_worker_app(settings: Settings) -> Celery:
     if problems:
         raise ContractMismatch("worker and contract disagree:\n  " + "\n  ".join(problems))
     app = create_celery_app(settings, main="tasklane_worker")
-    app.conf.worker_consumer = "tasklane_worker.consumer:Consumer"
+    # Without a heartbeat file it is tasklane_worker.consumer's Consumer, unchanged.
+    app.conf.worker_consumer = HeartbeatConsumer
     for name, spec in CATALOG.items():
         register_task(app, spec, IMPLEMENTATIONS[name], settings)
     app.conf[lease_step.CONF_KEY] = settings  # the lease and its Redis client (lease_step)
     app.steps["worker"].add(lease_step.Lease)
-    app.conf[shutdown.CONF_KEY] = settings.shutdown_timeout_s
     app.steps["worker"].add(shutdown.HandBackOnStop)
     app.steps["consumer"].add(BatchedTaskEvents)
     if settings.worker_heartbeat_file is not None:
         app.conf[CONF_KEY] = str(settings.worker_heartbeat_file)
         app.steps["consumer"].add(HeartbeatFile)
-        app.conf.worker_consumer = HeartbeatConsumer
     return app

@@ -30,7 +30,6 @@ from tasklane_contract import leases
 
 log = logging.getLogger(__name__)
 
-CONF_KEY = "tasklane_shutdown_timeout_s"
 POLL_S = 0.2  # how often the deadline looks for processes still running a task
 
 
@@ -66,7 +65,8 @@ class HandBackOnStop(bootsteps.StartStopStep):  # type: ignore[misc]
 
     def __init__(self, worker: Any, **kwargs: Any) -> None:
         super().__init__(worker, **kwargs)
-        self.timeout_s = float(worker.app.conf[CONF_KEY])
+        # TASKLANE_SHUTDOWN_TIMEOUT_S, which celery_config also gives Celery's cold shutdown.
+        self.timeout_s = float(worker.app.conf.worker_soft_shutdown_timeout)
         self.deadline: threading.Thread | None = None
         self.expected = ExpectedEndings()
         for name in ExpectedEndings.LOGGERS:
