@@ -177,13 +177,17 @@ class TestComponentEnvironment:
         ]
         assert pod_spec(one(objects, "Deployment", component.name))["serviceAccountName"] == "mine"
 
+    # With Sentinel the chart sets the sentinels' password too.
+    @pytest.mark.parametrize(
+        "redis", [{}, {"redis": {"architecture": "sentinel"}}], ids=["standalone", "sentinel"]
+    )
     def test_every_variable_the_chart_sets_is_refused_in_extra_env(
-        self, component: Component
+        self, component: Component, redis: Obj
     ) -> None:
         # Every name the template itself sets (OAuth on, so Flower sets all of its own).
         oauth = {"oauth": {"enabled": True, "allowedEmails": "a@b.org", "existingSecret": "o"}}
         own = oauth if component.name.endswith("-flower") else {}
-        (container,) = containers(_deployment(component, own))
+        (container,) = containers(_deployment(component, own, redis))
         chart_names = [e["name"] for e in container["env"]]
         assert "TASKLANE_REDIS_PASSWORD" in chart_names
         for name in chart_names:
@@ -191,7 +195,7 @@ class TestComponentEnvironment:
             with pytest.raises(
                 helm.HelmRenderError, match=f"extraEnv sets {name}, which the chart"
             ):
-                render(values)
+                render({**values, **redis})
 
     @pytest.mark.parametrize(
         ("own", "message"),

@@ -90,7 +90,6 @@ class HotRoutes:
             else:
                 found = await task_status_request(services, parameter)
                 response = Response(found.model_dump_json(), media_type=JSON)
-            services.redis_health.answered(wrote=kind == SUBMIT)
         except HTTPException as exc:
             response = await http_exception_handler(request, exc)  # FastAPI's own answer
         except BROKER_UNAVAILABLE as exc:

@@ -106,6 +106,7 @@ async def _submit_known_task(
             "twice)",
             headers={"Retry-After": str(services.settings.retry_after_s)},
         ) from None
+    services.redis_health.answered(wrote=True)
     headers = {"Location": f"/v1/tasks/{submission.id}"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -123,6 +124,7 @@ async def _submit_known_task(
 
 async def task_status_request(services: Services, task_id: str) -> TaskStatus:
     submission, meta, requeued = await services.store.load(task_id)
+    services.redis_health.answered(wrote=False)
     found = status_of(task_id, submission, meta, requeued)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no task with id {task_id!r}")
