@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import base64
+import os
+import subprocess
+from pathlib import Path
 
+import pytest
+import redis
+
+from tasklane_devstack.ports import free_port
 from tests.chart.render import (
     COMBINATIONS,
     Obj,
@@ -16,6 +23,7 @@ from tests.chart.render import (
     render,
     workloads,
 )
+from tests.support.polling import eventually
 
 STATEFULSET = ["redis/redis-statefulset.yaml"]
 
@@ -59,6 +67,51 @@ class TestRedisStatefulSet:
                 "name": "demo-tasklane-redis",
                 "key": "password",
             }
+
+    @pytest.mark.parametrize("password", ['say "hi"', "back\\slash\\", "$HOME 'and' \\x41"])
+    def test_a_password_of_the_users_own_secret_starts_redis_as_it_is(
+        self, tmp_path: Path, password: str
+    ) -> None:
+        """The rendered start command and configuration, run on a real redis-server: a
+        password holding quotes, backslashes or shell characters is the one Redis asks for."""
+        objects = render()
+        (container,) = containers(one(objects, "StatefulSet", "demo-tasklane-redis"))
+        config = one(objects, "ConfigMap", "demo-tasklane-redis")["data"]["redis.conf"]
+        port = free_port()
+        auth_file, config_file = tmp_path / "auth.conf", tmp_path / "redis.conf"
+        config_file.write_text(
+            config.replace("port 6379", f"port {port}")
+            .replace("bind * -::*", "bind 127.0.0.1")
+            .replace("dir /data", f"dir {tmp_path}")
+            .replace("/tmp/auth.conf", str(auth_file))
+        )
+        command = (
+            container["args"][0]
+            .replace("/tmp/auth.conf", str(auth_file))
+            .replace("/etc/redis/redis.conf", str(config_file))
+        )
+        server = subprocess.Popen(
+            ["sh", "-c", command],
+            env={"PATH": os.environ["PATH"], "REDIS_PASSWORD": password},
+            stdout=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=port, password=password, socket_timeout=2)
+        try:
+
+            def answers() -> bool:
+                try:
+                    return bool(client.ping())
+                except redis.ConnectionError:
+                    assert server.poll() is None, "redis-server did not start"
+                    return False
+
+            eventually(answers, timeout_s=15)
+            with pytest.raises(redis.AuthenticationError):
+                redis.Redis(port=port, password=password[:-1], socket_timeout=2).ping()
+        finally:
+            client.close()
+            server.terminate()
+            server.wait(10)
 
     def test_rolls_when_its_config_changes(self) -> None:
         def checksum(values: Obj) -> str:

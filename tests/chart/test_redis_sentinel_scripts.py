@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 VALUES = {"redis": {"architecture": "sentinel", "sentinel": {"downAfterMilliseconds": 2000}}}
 ADDRESSES = ["127.0.0.11", "127.0.0.12", "127.0.0.13"]
-PASSWORD = "pod-secret"
+PASSWORD = 'pod "secret" \\ $HOME'  # a user's own Secret may hold any of these
 
 
 def _free_everywhere() -> int:
