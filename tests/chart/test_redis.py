@@ -76,19 +76,20 @@ class TestRedisStatefulSet:
         password holding quotes, backslashes or shell characters is the one Redis asks for."""
         objects = render()
         (container,) = containers(one(objects, "StatefulSet", "demo-tasklane-redis"))
-        config = one(objects, "ConfigMap", "demo-tasklane-redis")["data"]["redis.conf"]
         port = free_port()
-        auth_file, config_file = tmp_path / "auth.conf", tmp_path / "redis.conf"
-        config_file.write_text(
-            config.replace("port 6379", f"port {port}")
-            .replace("bind * -::*", "bind 127.0.0.1")
-            .replace("dir /data", f"dir {tmp_path}")
-            .replace("/tmp/auth.conf", str(auth_file))
-        )
+        auth_file, config_dir = tmp_path / "auth.conf", tmp_path / "config"
+        config_dir.mkdir()
+        for name, text in one(objects, "ConfigMap", "demo-tasklane-redis")["data"].items():
+            (config_dir / name).write_text(
+                text.replace("port 6379", f"port {port}")
+                .replace("bind * -::*", "bind 127.0.0.1")
+                .replace("dir /data", f"dir {tmp_path}")
+                .replace("/tmp/auth.conf", str(auth_file))
+            )
         command = (
             container["args"][0]
             .replace("/tmp/auth.conf", str(auth_file))
-            .replace("/etc/redis/redis.conf", str(config_file))
+            .replace("/etc/redis/", f"{config_dir}/")
         )
         server = subprocess.Popen(
             ["sh", "-c", command],

@@ -109,6 +109,15 @@ architecture, or externalRedis in its Sentinel form. */}}
 {{- else if .Values.externalRedis.sentinel.addresses }}true{{ end }}
 {{- end }}
 
+{{/* quote.sh of both in-chart Redis ConfigMaps, sourced by their start commands: `quoted`
+writes a value as a double-quoted Redis configuration string. A password from the user's own
+Secret may hold `"` or `\`, which would otherwise end the string early. */}}
+{{- define "tasklane.redisQuoteScript" -}}
+quoted() {
+  printf '"%s"' "$(printf '%s' "$1" | sed 's/[\\"]/\\&/g')"
+}
+{{- end }}
+
 {{/* The in-chart Redis pods' governing (headless) Service. */}}
 {{- define "tasklane.redisHeadlessName" -}}{{ include "tasklane.redisName" . }}-headless{{- end }}
 
